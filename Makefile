@@ -1,0 +1,85 @@
+# Everything runs from the hash-pinned lock files in requirements/ into .venv.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
+DB_NAME ?= payouts
+PGHOST ?= 127.0.0.1
+export DJANGO_SETTINGS_MODULE ?= config.settings.base
+
+.PHONY: help install lock services db migrate keys seed run web worker beat test check lint format \
+        typecheck imports docker-lint schema e2e bench screenshots ledger-check clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(UV):
+	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q uv
+
+.venv/.installed: requirements/dev.txt | $(UV)
+	$(UV) venv -q --allow-existing --python 3.11 .venv
+	$(UV) pip sync -q --python $(PY) requirements/dev.txt
+	touch $@
+
+install: .venv/.installed  ## Create .venv from the lock files.
+
+lock: | $(UV)  ## Re-lock requirements/*.txt from pyproject.toml.
+	$(UV) pip compile -q pyproject.toml --generate-hashes --python-version 3.11 --no-header -o requirements/main.txt
+	$(UV) pip compile -q pyproject.toml --group dev --generate-hashes --python-version 3.11 --no-header -o requirements/dev.txt
+
+services:  ## Start PostgreSQL and Redis when they are down.
+	@bash scripts/services.sh
+
+db: services  ## Create the database when it is missing.
+	@psql -h $(PGHOST) -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$(DB_NAME)'" | grep -q 1 \
+		|| psql -h $(PGHOST) -U postgres -qc "CREATE DATABASE $(DB_NAME)"
+
+migrate: install db  ## Apply migrations.
+	$(PY) manage.py migrate --noinput
+
+keys: install  ## Generate the simulator's development webhook keys (git-ignored) when missing.
+	$(PY) manage.py fake_bank_keys
+
+seed: migrate keys  ## Create the demo organisation, print its API key, fund it through the bank.
+	$(PY) manage.py seed_demo
+
+run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulated bank.
+	.venv/bin/honcho start -f Procfile
+
+web: install  ## The web app alone (API, webhooks, simulated bank) on :8000.
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+worker: install  ## A Celery worker for the payouts and simulated-bank queues.
+	.venv/bin/celery -A config worker -Q payouts,fake_bank -c 4 -l INFO
+
+beat: install  ## Celery beat (the reconciler's schedule).
+	.venv/bin/celery -A config beat -l INFO --schedule var/celerybeat-schedule
+
+test: install services  ## The test suite against the real PostgreSQL and Redis.
+	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/pytest
+
+lint: install  ## ruff check and ruff format --check.
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: install  ## Apply ruff's fixes and formatting.
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+typecheck: install  ## mypy with the Django and DRF plugins.
+	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy .
+
+imports: install  ## import-linter contracts.
+	.venv/bin/lint-imports
+
+docker-lint: install  ## Validate Dockerfile and docker-compose.yml without an engine.
+	.venv/bin/hadolint Dockerfile
+	"$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).with_name("docker-compose"))')" -f docker-compose.yml config -q
+
+schema: install  ## Validate the OpenAPI schema.
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+check: lint typecheck imports docker-lint schema test  ## Everything CI runs, in CI's order.
+
+clean:  ## Remove the virtualenv, caches and generated files.
+	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache var staticfiles
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

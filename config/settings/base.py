@@ -1,0 +1,206 @@
+"""Settings for every environment. Development defaults work on a laptop with the local services.
+
+Everything is read from the environment here and nowhere else. `production.py` only adds the checks
+that make a missing secret fail fast.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+
+from config.env import env_bool, env_decimal, env_float, env_int, env_list, env_str
+
+# Lets `ModelAdmin[Model]` and friends be subscripted at run time, as the type stubs expect.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+ENVIRONMENT = env_str("ENVIRONMENT", "development")
+SECRET_KEY = env_str("SECRET_KEY", "dev-insecure-secret-key-change-me")
+DEBUG = env_bool("DEBUG", ENVIRONMENT == "development")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1 localhost testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_api_key",
+    "django_filters",
+    "drf_spectacular",
+    "payouts",
+]
+
+MIDDLEWARE = [
+    "config.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/payouts"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- API -------------------------------------------------------------------------------------
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "payouts.api.auth.OrganizationAPIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["payouts.api.auth.IsOrganizationOrOperator"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "payouts.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["payouts.api.auth.CallerRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"caller": env_str("API_RATE_LIMIT", "6000/minute")},
+    "UNAUTHENTICATED_USER": None,
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Payout service API",
+    "DESCRIPTION": (
+        "Create and track payouts. Authenticate with `Authorization: Api-Key <key>`. "
+        'Every error has the body `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PayoutStatusEnum": "payouts.models.PayoutStatus.choices",
+    },
+}
+
+# --- Payouts ---------------------------------------------------------------------------------
+PAYOUT_CURRENCIES = env_list("PAYOUT_CURRENCIES", "RUB USD EUR GBP")
+PAYOUT_MAX_AMOUNT = env_decimal("PAYOUT_MAX_AMOUNT", "10000000")
+# A `processing` or `submitted` payout older than this is looked up at the bank by the reconciler.
+RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 30)
+# A `new` payout older than this whose task never ran is queued again.
+REQUEUE_NEW_AFTER_SECONDS = env_int("REQUEUE_NEW_AFTER_SECONDS", 30)
+RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 5.0)
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024)
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
+
+# --- The bank --------------------------------------------------------------------------------
+BANK_API_URL = env_str("BANK_API_URL", "http://127.0.0.1:8000/fake-bank/api")
+BANK_API_TOKEN = env_str("BANK_API_TOKEN", "dev-bank-token")
+BANK_CONNECT_TIMEOUT = env_float("BANK_CONNECT_TIMEOUT", 3.0)
+BANK_READ_TIMEOUT = env_float("BANK_READ_TIMEOUT", 10.0)
+BANK_SUBMIT_MAX_RETRIES = env_int("BANK_SUBMIT_MAX_RETRIES", 8)
+BANK_SUBMIT_RETRY_BASE_SECONDS = env_float("BANK_SUBMIT_RETRY_BASE_SECONDS", 2.0)
+BANK_SUBMIT_RETRY_MAX_SECONDS = env_float("BANK_SUBMIT_RETRY_MAX_SECONDS", 600.0)
+
+# Development keys live in a git-ignored file written by `manage.py fake_bank_keys`
+# (run by `make run`); any environment set `BANK_WEBHOOK_PUBLIC_KEYS` / `FAKE_BANK_SIGNING_KEYS`.
+DEV_WEBHOOK_KEYS_FILE = Path(
+    env_str("DEV_WEBHOOK_KEYS_FILE", str(BASE_DIR / "var" / "dev-webhook-keys.json"))
+)
+
+
+def _dev_webhook_keys() -> dict[str, list[str]]:
+    if not DEV_WEBHOOK_KEYS_FILE.exists():
+        return {"public": [], "private": []}
+    loaded: dict[str, list[str]] = json.loads(DEV_WEBHOOK_KEYS_FILE.read_text())
+    return loaded
+
+
+_DEV_KEYS = _dev_webhook_keys()
+BANK_WEBHOOK_PUBLIC_KEYS = env_list("BANK_WEBHOOK_PUBLIC_KEYS") or _DEV_KEYS.get("public", [])
+
+# --- The simulated bank ----------------------------------------------------------------------
+FAKE_BANK_ENABLED = env_bool("FAKE_BANK_ENABLED", ENVIRONMENT != "production")
+FAKE_BANK_API_TOKEN = env_str("FAKE_BANK_API_TOKEN", BANK_API_TOKEN)
+FAKE_BANK_WEBHOOK_URL = env_str("FAKE_BANK_WEBHOOK_URL", "http://127.0.0.1:8000/api/webhooks/bank/")
+FAKE_BANK_SIGNING_KEYS = env_list("FAKE_BANK_SIGNING_KEYS") or _DEV_KEYS.get("private", [])
+FAKE_BANK_EXECUTION_DELAY_SECONDS = env_float("FAKE_BANK_EXECUTION_DELAY_SECONDS", 0.5)
+FAKE_BANK_WEBHOOK_RETRY_SCALE = env_float("FAKE_BANK_WEBHOOK_RETRY_SCALE", 0.01)
+FAKE_BANK_WEBHOOK_TIMEOUT_SECONDS = env_float("FAKE_BANK_WEBHOOK_TIMEOUT_SECONDS", 5.0)
+FAKE_BANK_DEFAULT_OUTCOME = env_str("FAKE_BANK_DEFAULT_OUTCOME", "paid")
+if FAKE_BANK_ENABLED:
+    INSTALLED_APPS.append("fake_bank")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("CACHE_URL", env_str("REDIS_URL", "redis://127.0.0.1:6379/0")),
+    }
+}
+
+# --- Celery ----------------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
+CELERY_TASK_DEFAULT_QUEUE = "payouts"
+CELERY_TASK_ROUTES = {"fake_bank.*": {"queue": "fake_bank"}}
+# Longer than the longest countdown we schedule (the submit backoff cap, the simulator's scaled
+# webhook retries), so Redis never hands a scheduled task to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-payouts": {
+        "task": "payouts.tasks.reconcile_payouts",
+        "schedule": RECONCILE_INTERVAL_SECONDS,
+    },
+}
+
+# --- Logging ---------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_JSON = env_bool("LOG_JSON", ENVIRONMENT == "production")
+from config.logging import build_logging  # noqa: E402
+
+LOGGING = build_logging(json_output=LOG_JSON, level=LOG_LEVEL)

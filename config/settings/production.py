@@ -1,0 +1,21 @@
+"""Production: the same settings, read from the environment, refusing to start when unsafe."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+os.environ.setdefault("ENVIRONMENT", "production")
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import ALLOWED_HOSTS, DEBUG
+
+if not os.environ.get("SECRET_KEY"):
+    raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+if DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off in production (set DEBUG=false).")
+if not ALLOWED_HOSTS or not os.environ.get("ALLOWED_HOSTS"):
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production.")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True

@@ -1,0 +1,14 @@
+"""Test settings: the real PostgreSQL and Redis, fast hashing, quick simulated bank."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env_str
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+CELERY_BROKER_URL = REDIS_URL
+RECONCILE_AFTER_SECONDS = 0
+REQUEUE_NEW_AFTER_SECONDS = 0
+FAKE_BANK_EXECUTION_DELAY_SECONDS = 0.0
+FAKE_BANK_WEBHOOK_RETRY_SCALE = 0.001
+BANK_SUBMIT_RETRY_BASE_SECONDS = 0.05
+BANK_SUBMIT_RETRY_MAX_SECONDS = 0.5

@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from payouts.api import health
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/", include("payouts.api.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.FAKE_BANK_ENABLED:
+    urlpatterns.append(path("fake-bank/", include("fake_bank.urls")))
+
+handler404 = "payouts.api.errors.not_found_view"
+handler500 = "payouts.api.errors.server_error_view"

@@ -1,0 +1,79 @@
+"""The one error envelope: `{"error": {"code", "message", "details"}}` for every error the service
+returns, from DRF's exceptions, the domain's typed errors, Django's 404/500 handlers and anything
+unexpected."""
+
+from typing import Any
+
+import structlog
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from payouts.errors import DomainError
+
+logger = structlog.get_logger(__name__)
+
+_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.ValidationError: "validation_error",
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DomainError):
+        return Response(envelope(exc.code, exc.message, exc.details), status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("api.unhandled_error", error=repr(exc))
+        return Response(
+            envelope("internal_error", "Something went wrong on our side; the request may be retried."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    response = drf_exception_handler(exc, context)
+    assert response is not None  # DRF renders every APIException
+    code = _CODES.get(type(exc), getattr(exc, "default_code", "error"))
+    if isinstance(exc, exceptions.ValidationError):
+        message = "The request is not valid; see details."
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    else:
+        message = str(exc.detail)
+        details = {"retry_after_seconds": exc.wait} if isinstance(exc, exceptions.Throttled) else {}
+    response.data = envelope(code, message, details)
+    return response
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(envelope("not_found", "Not found."), status=404)
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(envelope("internal_error", "Something went wrong on our side."), status=500)
+
+
+class ErrorDetailSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `invalid_transition`.")
+    message = serializers.CharField(help_text="A sentence for humans.")
+    details = serializers.DictField(help_text="Per-field errors or facts about the error.")
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """The body of every error response."""
+
+    error = ErrorDetailSerializer()

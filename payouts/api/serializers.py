@@ -1,0 +1,196 @@
+"""Parsing and rendering of payouts. Rules about money and bank details are checked here only as
+far as they are about the shape of the input; the rest lives in services."""
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from payouts.models import Payout, PayoutEvent, PayoutStatus
+from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
+from payouts.recipients import normalize_iban, validate_bic, validate_ru_account
+from payouts.services import PayoutRequest
+
+_DECIMAL_STRING = re.compile(r"^\d+(\.\d+)?$")
+IMMUTABLE_FIELDS = ("amount", "currency", "recipient")
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class AmountField(serializers.Field[Decimal, Any, str, Any]):
+    """A decimal string ("100.50") or a JSON integer (100). Fractional JSON numbers are refused:
+    they arrive as binary floats and may already have lost a cent."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool | float):
+            raise serializers.ValidationError(
+                'Send the amount as a decimal string ("100.50") or an integer, never a fractional number.'
+            )
+        if isinstance(data, int):
+            data = str(data)
+        if not isinstance(data, str) or not _DECIMAL_STRING.match(data):
+            raise serializers.ValidationError('Enter the amount as a decimal string such as "100.50".')
+        try:
+            return Decimal(data)
+        except InvalidOperation:
+            raise serializers.ValidationError("Enter a valid amount.") from None
+
+    def to_representation(self, value: Decimal) -> str:
+        return str(value)
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    """Refuses fields it does not know: a typo must not be silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({field: ["Unknown field."] for field in unknown})
+        return super().to_internal_value(data)
+
+
+class RecipientSerializer(StrictSerializer):
+    name = serializers.CharField(min_length=1, max_length=140, trim_whitespace=True)
+    account_number = serializers.CharField(required=False, help_text="20 digits; requires `bic`.")
+    bic = serializers.CharField(required=False, help_text="9-digit Bank of Russia BIC.")
+    iban = serializers.CharField(required=False, help_text="An IBAN, instead of account_number + bic.")
+
+    def validate_name(self, value: str) -> str:
+        if not value.isprintable():
+            raise serializers.ValidationError("The name must contain printable characters only.")
+        return value
+
+    def validate(self, attrs: dict[str, str]) -> dict[str, str]:
+        has_iban = "iban" in attrs
+        has_account = "account_number" in attrs or "bic" in attrs
+        if has_iban and has_account:
+            raise serializers.ValidationError(
+                {"iban": ["Give either iban, or account_number with bic; not both."]}
+            )
+        if has_iban:
+            try:
+                return {"name": attrs["name"], "iban": normalize_iban(attrs["iban"])}
+            except ValueError as exc:
+                raise serializers.ValidationError({"iban": [str(exc)]}) from None
+        if "account_number" not in attrs or "bic" not in attrs:
+            missing = "bic" if "account_number" in attrs else "account_number"
+            raise serializers.ValidationError({missing: ["Give iban, or account_number together with bic."]})
+        try:
+            validate_bic(attrs["bic"])
+        except ValueError as exc:
+            raise serializers.ValidationError({"bic": [str(exc)]}) from None
+        try:
+            validate_ru_account(attrs["account_number"], attrs["bic"])
+        except ValueError as exc:
+            raise serializers.ValidationError({"account_number": [str(exc)]}) from None
+        return {"name": attrs["name"], "account_number": attrs["account_number"], "bic": attrs["bic"]}
+
+
+def _decimal_places(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+class PayoutCreateSerializer(StrictSerializer):
+    amount = AmountField(help_text='Decimal string, e.g. "100.50" (or a JSON integer).')
+    currency = serializers.CharField(help_text="ISO 4217 code from the configured set.")
+    recipient = RecipientSerializer()
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+    def validate_currency(self, value: str) -> str:
+        if value not in settings.PAYOUT_CURRENCIES:
+            allowed = ", ".join(settings.PAYOUT_CURRENCIES)
+            raise serializers.ValidationError(f"Currency must be one of: {allowed}.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        amount: Decimal = attrs["amount"]
+        if amount <= 0:
+            raise serializers.ValidationError({"amount": ["The amount must be positive."]})
+        places = min(currency_exponent(attrs["currency"]), AMOUNT_DECIMAL_PLACES)
+        if _decimal_places(amount) > places:
+            raise serializers.ValidationError(
+                {"amount": [f"{attrs['currency']} allows at most {places} decimal places."]}
+            )
+        if amount > settings.PAYOUT_MAX_AMOUNT:
+            raise serializers.ValidationError(
+                {"amount": [f"The amount may be at most {settings.PAYOUT_MAX_AMOUNT}."]}
+            )
+        return attrs
+
+    def to_request(self) -> PayoutRequest:
+        data = self.validated_data
+        places = Decimal(1).scaleb(-min(currency_exponent(data["currency"]), AMOUNT_DECIMAL_PLACES))
+        return PayoutRequest(
+            amount=data["amount"].quantize(places),
+            currency=data["currency"],
+            recipient=dict(data["recipient"]),
+            description=data.get("description", ""),
+        )
+
+
+class PayoutUpdateSerializer(StrictSerializer):
+    status = serializers.ChoiceField(
+        choices=[PayoutStatus.CANCELED, PayoutStatus.PAID, PayoutStatus.FAILED],
+        required=False,
+        help_text="Clients may ask for `canceled`; operators also for `paid` or `failed`.",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    failure_code = serializers.CharField(required=False, max_length=64, help_text="Operators, with `failed`.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        immutable = [field for field in IMMUTABLE_FIELDS if isinstance(data, Mapping) and field in data]
+        if immutable:
+            raise serializers.ValidationError(
+                {field: ["This field cannot be changed after the payout is created."] for field in immutable}
+            )
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "status" not in attrs and "description" not in attrs:
+            raise serializers.ValidationError({"non_field_errors": ["Send `status` and/or `description`."]})
+        operator = bool(self.context.get("is_operator"))
+        if attrs.get("status") in {PayoutStatus.PAID, PayoutStatus.FAILED} and not operator:
+            raise serializers.ValidationError({"status": ["Clients may only set the status to 'canceled'."]})
+        return attrs
+
+
+class PayoutEventSerializer(serializers.ModelSerializer[PayoutEvent]):
+    class Meta:
+        model = PayoutEvent
+        fields = ["from_status", "to_status", "actor", "reason", "created_at"]
+
+
+class PayoutSerializer(serializers.ModelSerializer[Payout]):
+    amount = AmountField()
+    recipient = serializers.DictField(child=serializers.CharField())
+    events = PayoutEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "amount",
+            "currency",
+            "recipient",
+            "description",
+            "status",
+            "failure_code",
+            "failure_reason",
+            "bank_reference",
+            "created_at",
+            "updated_at",
+            "processing_at",
+            "submitted_at",
+            "paid_at",
+            "failed_at",
+            "canceled_at",
+            "events",
+        ]
+        read_only_fields = fields

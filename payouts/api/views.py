@@ -1,0 +1,145 @@
+"""HTTP only: parse, call one service or selector, render."""
+
+from typing import Any
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from payouts import selectors, services
+from payouts.api.auth import caller_organization, is_operator
+from payouts.api.errors import ErrorSerializer
+from payouts.api.filters import PayoutFilter
+from payouts.api.pagination import NewestFirstCursorPagination
+from payouts.api.serializers import PayoutCreateSerializer, PayoutSerializer, PayoutUpdateSerializer
+from payouts.models import Actor, Payout, PayoutStatus
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `details` names the fields."),
+    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
+    403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
+    404: OpenApiResponse(ErrorSerializer, description="No such payout for this caller."),
+    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
+}
+
+
+def _actor(request: Request) -> Actor:
+    return Actor.OPERATOR if is_operator(request) else Actor.CLIENT
+
+
+def _payout_or_404(request: Request, payout_id: UUID) -> Payout:
+    try:
+        return selectors.payout_get_visible(organization=caller_organization(request), payout_id=payout_id)
+    except Payout.DoesNotExist:
+        raise exceptions.NotFound("No such payout.") from None
+
+
+class PayoutListCreateApi(GenericAPIView[Payout]):
+    serializer_class = PayoutSerializer
+    filterset_class = PayoutFilter
+    pagination_class = NewestFirstCursorPagination
+
+    def get_queryset(self) -> Any:
+        return selectors.payouts_visible_to(organization=caller_organization(self.request))
+
+    @extend_schema(operation_id="payouts_list", responses={200: PayoutSerializer(many=True), **_ERRORS})
+    def get(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(PayoutSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="payouts_create",
+        request=PayoutCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="1-255 characters. A replay with the same body returns the same payout (200).",
+            )
+        ],
+        responses={
+            201: PayoutSerializer,
+            200: OpenApiResponse(PayoutSerializer, description="Replay of an earlier request with this key."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="`idempotency_key_reused`: same key, other body."
+            ),
+            422: OpenApiResponse(ErrorSerializer, description="`insufficient_funds`."),
+            **_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        organization = caller_organization(request)
+        if organization is None:
+            raise exceptions.PermissionDenied("Payouts are created by organisations, with their API key.")
+        idempotency_key = _idempotency_key(request)
+        serializer = PayoutCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payout, created = services.payout_create(
+            organization=organization, idempotency_key=idempotency_key, request=serializer.to_request()
+        )
+        payout = selectors.payout_get_visible(organization=organization, payout_id=payout.pk)
+        return Response(
+            PayoutSerializer(payout).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
+        raise exceptions.ValidationError(
+            {"Idempotency-Key": ["This header is required: 1-255 printable characters, unique per payout."]}
+        )
+    return key
+
+
+class PayoutDetailApi(GenericAPIView[Payout]):
+    serializer_class = PayoutSerializer
+
+    @extend_schema(operation_id="payouts_retrieve", responses={200: PayoutSerializer, **_ERRORS})
+    def get(self, request: Request, payout_id: UUID) -> Response:
+        return Response(PayoutSerializer(_payout_or_404(request, payout_id)).data)
+
+    @extend_schema(
+        operation_id="payouts_update",
+        request=PayoutUpdateSerializer,
+        responses={
+            200: PayoutSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="`invalid_transition` (with current and requested status)."
+            ),
+            **_ERRORS,
+        },
+    )
+    def patch(self, request: Request, payout_id: UUID) -> Response:
+        payout = _payout_or_404(request, payout_id)
+        serializer = PayoutUpdateSerializer(data=request.data, context={"is_operator": is_operator(request)})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.payout_update(
+            payout=payout,
+            actor=_actor(request),
+            status=PayoutStatus(data["status"]) if "status" in data else None,
+            description=data.get("description"),
+            reason=data.get("reason", ""),
+            failure_code=data.get("failure_code", ""),
+        )
+        return Response(PayoutSerializer(_payout_or_404(request, payout_id)).data)
+
+    @extend_schema(
+        operation_id="payouts_destroy",
+        responses={
+            204: None,
+            409: OpenApiResponse(ErrorSerializer, description="`payout_in_flight`: processing or submitted."),
+            **_ERRORS,
+        },
+    )
+    def delete(self, request: Request, payout_id: UUID) -> Response:
+        services.payout_hide(payout=_payout_or_404(request, payout_id), actor=_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

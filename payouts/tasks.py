@@ -1,0 +1,40 @@
+"""Celery tasks: thin, taking ids, each safe to run twice (late acks redeliver a task whose worker
+died). The bodies live in `services.py`."""
+
+import random
+
+import structlog
+from celery import Task, shared_task
+from django.conf import settings
+
+from payouts import services
+from provider.errors import ProviderTransientError
+
+logger = structlog.get_logger(__name__)
+
+
+def retry_delay(*, attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, capped; the bank's Retry-After is a floor."""
+    cap = settings.BANK_SUBMIT_RETRY_MAX_SECONDS
+    backoff = min(cap, settings.BANK_SUBMIT_RETRY_BASE_SECONDS * (2**attempt))
+    delay = random.uniform(backoff / 2, backoff)  # noqa: S311 (jitter, not a secret)
+    return min(cap, max(delay, retry_after or 0.0))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def process_payout(self: Task[[str], None], payout_id: str) -> None:
+    """Submit one payout to the bank. Transient failures retry with backoff under the same
+    idempotency key; when retries run out the payout stays `processing` for the reconciler, which
+    asks the bank rather than failing it blindly."""
+    try:
+        services.payout_submit(payout_id=payout_id)
+    except ProviderTransientError as exc:
+        attempt = self.request.retries
+        if attempt >= settings.BANK_SUBMIT_MAX_RETRIES:
+            logger.warning("payout.submit.retries_exhausted", payout_id=payout_id, error=str(exc))
+            return
+        delay = retry_delay(attempt=attempt, retry_after=exc.retry_after)
+        logger.info(
+            "payout.submit.retry", payout_id=payout_id, attempt=attempt + 1, delay=delay, error=str(exc)
+        )
+        raise self.retry(countdown=delay, exc=exc) from exc

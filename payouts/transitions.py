@@ -1,0 +1,105 @@
+"""The one place where a payout's status changes.
+
+`ALLOWED_TRANSITIONS` is the whole state machine, as data. `payout_transition` applies it under a
+row lock, so that two callers racing on one payout are serialised: exactly one moves it, the other
+sees the new state (a no-op when it asked for the same target, `InvalidTransition` otherwise).
+"""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from payouts.errors import InvalidTransition
+from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
+
+logger = structlog.get_logger(__name__)
+
+S = PayoutStatus
+
+ALLOWED_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
+    S.NEW: frozenset({S.PROCESSING, S.CANCELED}),
+    # `paid` straight from `processing`: the bank's webhook can outrun our own `submitted` update.
+    S.PROCESSING: frozenset({S.SUBMITTED, S.PAID, S.FAILED}),
+    S.SUBMITTED: frozenset({S.PAID, S.FAILED, S.CANCELED}),
+    S.PAID: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELED: frozenset(),
+}
+
+FINAL_STATUSES = frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if not targets)
+IN_FLIGHT_STATUSES = frozenset({S.PROCESSING, S.SUBMITTED})
+
+_MILESTONE_FIELDS: dict[PayoutStatus, str] = {
+    S.PROCESSING: "processing_at",
+    S.SUBMITTED: "submitted_at",
+    S.PAID: "paid_at",
+    S.FAILED: "failed_at",
+    S.CANCELED: "canceled_at",
+}
+
+
+def is_allowed(current: PayoutStatus, target: PayoutStatus) -> bool:
+    return target in ALLOWED_TRANSITIONS[current]
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    payout: Payout
+    changed: bool
+    previous_status: PayoutStatus
+
+
+@transaction.atomic
+def payout_transition(
+    *,
+    payout_id: UUID | str,
+    to_status: PayoutStatus,
+    actor: Actor,
+    reason: str = "",
+    failure_code: str = "",
+    failure_reason: str = "",
+    bank_reference: str = "",
+) -> TransitionResult:
+    """Move a payout to `to_status`, or do nothing when it is already there.
+
+    Atomic: the status, its milestone time, the failure details, the bank's reference, the audit
+    event and the side effects are written in one transaction under `SELECT ... FOR
+    UPDATE` on the payout row. Idempotent: asking for the current status changes nothing and
+    writes no event (a bank reference is still recorded when the row has none yet).
+    Raises `InvalidTransition` (carrying the current and requested status) when the table forbids
+    the move, and `Payout.DoesNotExist` for an unknown id.
+    """
+    payout = Payout.objects.select_for_update().get(pk=payout_id)
+    current = PayoutStatus(payout.status)
+    log = logger.bind(payout_id=str(payout.pk), from_status=current, to_status=to_status, actor=actor)
+
+    if current == to_status:
+        if bank_reference and not payout.bank_reference:
+            payout.bank_reference = bank_reference
+            payout.save(update_fields=["bank_reference", "updated_at"])
+        log.info("payout.transition.noop")
+        return TransitionResult(payout=payout, changed=False, previous_status=current)
+    if not is_allowed(current, to_status):
+        log.warning("payout.transition.refused")
+        raise InvalidTransition(current=current, requested=to_status)
+
+    now = timezone.now()
+    payout.status = to_status
+    setattr(payout, _MILESTONE_FIELDS[to_status], now)
+    update_fields = ["status", _MILESTONE_FIELDS[to_status], "updated_at"]
+    if to_status == S.FAILED:
+        payout.failure_code = failure_code or "unknown"
+        payout.failure_reason = failure_reason
+        update_fields += ["failure_code", "failure_reason"]
+    if bank_reference and not payout.bank_reference:
+        payout.bank_reference = bank_reference
+        update_fields.append("bank_reference")
+    payout.save(update_fields=update_fields)
+    PayoutEvent.objects.create(
+        payout=payout, from_status=current, to_status=to_status, actor=actor, reason=reason
+    )
+    log.info("payout.transition.applied", reason=reason)
+    return TransitionResult(payout=payout, changed=True, previous_status=current)

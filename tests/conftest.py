@@ -1,0 +1,64 @@
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from payouts.models import Organization
+from payouts.services import api_key_create
+from tests.factories import VALID_ACCOUNT, OrganizationFactory
+
+
+@pytest.fixture
+def organization(db: Any) -> Organization:
+    return OrganizationFactory(inn="7707083893", name="Demo LLC")
+
+
+@pytest.fixture
+def other_organization(db: Any) -> Organization:
+    return OrganizationFactory(inn="7736207543", name="Other LLC")
+
+
+def client_for(organization: Organization) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(organization=organization)}")
+    return client
+
+
+@pytest.fixture
+def api(organization: Organization) -> APIClient:
+    """An API client authenticated as `organization`."""
+    return client_for(organization)
+
+
+@pytest.fixture
+def other_api(other_organization: Organization) -> APIClient:
+    return client_for(other_organization)
+
+
+@pytest.fixture
+def operator_api(db: Any) -> APIClient:
+    user = User.objects.create_user("operator", password="operator-pass", is_staff=True)
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def payout_body() -> dict[str, Any]:
+    return {
+        "amount": "100.50",
+        "currency": "RUB",
+        "recipient": dict(VALID_ACCOUNT),
+        "description": "March fee",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _no_real_task_queueing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests never publish to the broker by accident; tests that want the real thing are
+    marked `e2e`. `.delay` is the edge we own, so it is the one we stub."""
+    if request.node.get_closest_marker("e2e") is None:
+        from payouts import tasks
+
+        monkeypatch.setattr(tasks.process_payout, "delay", lambda *args, **kwargs: None)

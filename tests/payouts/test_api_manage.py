@@ -1,0 +1,264 @@
+"""Reading, changing and deleting payouts through the API; tenant isolation; the pinned query count."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from payouts.models import Organization, Payout, PayoutEvent, PayoutStatus
+from tests.factories import PayoutFactory
+
+S = PayoutStatus
+
+
+def detail(payout: Payout) -> str:
+    return f"/api/payouts/{payout.pk}/"
+
+
+@pytest.mark.django_db
+def test_get_payout_returns_it_with_its_event_history(api: APIClient, organization: Organization) -> None:
+    payout = PayoutFactory(organization=organization)
+    PayoutEvent.objects.create(payout=payout, to_status=S.NEW, actor="client", reason="created")
+
+    response = api.get(detail(payout))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == str(payout.pk)
+    [event] = body["events"]
+    assert event.pop("created_at")
+    assert event == {"from_status": "", "to_status": "new", "actor": "client", "reason": "created"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_another_organisations_payout_is_404(
+    other_api: APIClient, organization: Organization, method: str
+) -> None:
+    payout = PayoutFactory(organization=organization)
+
+    response = getattr(other_api, method)(detail(payout), {"status": "canceled"}, format="json")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    payout.refresh_from_db()
+    assert payout.status == S.NEW and payout.hidden_at is None
+
+
+@pytest.mark.django_db
+def test_list_shows_only_the_callers_payouts_newest_first(
+    api: APIClient, organization: Organization, other_organization: Organization
+) -> None:
+    now = timezone.now()
+    mine = []
+    for minutes in (3, 2, 1):
+        with time_machine.travel(now - timedelta(minutes=minutes), tick=False):
+            mine.append(PayoutFactory(organization=organization))
+    PayoutFactory(organization=other_organization)
+
+    response = api.get("/api/payouts/")
+
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json()["results"]] == [str(p.pk) for p in reversed(mine)]
+
+
+@pytest.mark.django_db
+def test_operator_lists_every_organisation(
+    operator_api: APIClient, organization: Organization, other_organization: Organization
+) -> None:
+    PayoutFactory(organization=organization)
+    PayoutFactory(organization=other_organization)
+    assert len(operator_api.get("/api/payouts/").json()["results"]) == 2
+
+
+@pytest.mark.django_db
+def test_list_cursor_pages_stay_stable_while_rows_are_inserted(
+    api: APIClient, organization: Organization
+) -> None:
+    start = timezone.now() - timedelta(hours=1)
+    for i in range(5):
+        with time_machine.travel(start + timedelta(minutes=i), tick=False):
+            PayoutFactory(organization=organization)
+    expected = [str(p.pk) for p in Payout.objects.order_by("-created_at")]
+
+    first = api.get("/api/payouts/", {"page_size": 2}).json()
+    PayoutFactory(organization=organization)  # a new payout arrives between page requests
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+
+    seen = [p["id"] for page in (first, second, third) for p in page["results"]]
+    assert seen == expected
+    assert third["next"] is None
+
+
+@pytest.mark.django_db
+def test_list_filters_by_status_currency_dates_and_amounts(
+    api: APIClient, organization: Organization
+) -> None:
+    paid = PayoutFactory(organization=organization, status=S.PAID, amount=Decimal("10.00"))
+    failed = PayoutFactory(
+        organization=organization, status=S.FAILED, amount=Decimal("500.00"), currency="USD"
+    )
+    PayoutFactory(organization=organization, status=S.NEW, amount=Decimal("50.00"))
+
+    def ids(**params: Any) -> set[str]:
+        response = api.get("/api/payouts/", params)
+        assert response.status_code == 200, response.content
+        return {p["id"] for p in response.json()["results"]}
+
+    assert ids(status=["paid", "failed"]) == {str(paid.pk), str(failed.pk)}
+    assert ids(currency="USD") == {str(failed.pk)}
+    assert ids(amount_min="20", amount_max="600", status="failed") == {str(failed.pk)}
+    assert ids(amount_max="10") == {str(paid.pk)}
+    future = (timezone.now() + timedelta(days=1)).isoformat()
+    assert ids(created_after=future) == set()
+    assert len(ids(created_before=future)) == 3
+
+
+@pytest.mark.django_db
+def test_list_with_an_unknown_status_filter_is_400(api: APIClient) -> None:
+    response = api.get("/api/payouts/", {"status": "lost"})
+    assert response.status_code == 400
+    assert "status" in response.json()["error"]["details"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_size", [1, 50])
+def test_list_query_count_does_not_grow_with_page_size(
+    api: APIClient, organization: Organization, django_assert_max_num_queries: Any, page_size: int
+) -> None:
+    for _ in range(page_size):
+        payout = PayoutFactory(organization=organization)
+        PayoutEvent.objects.create(payout=payout, to_status=S.NEW, actor="client")
+    # api key lookup + page + prefetched events
+    with django_assert_max_num_queries(3):
+        response = api.get("/api/payouts/", {"page_size": page_size})
+    assert len(response.json()["results"]) == page_size
+
+
+@pytest.mark.django_db
+def test_patch_cancels_a_new_payout(api: APIClient, organization: Organization) -> None:
+    payout = PayoutFactory(organization=organization)
+
+    response = api.patch(detail(payout), {"status": "canceled", "reason": "typo"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "canceled"
+    event = PayoutEvent.objects.get(payout=payout)
+    assert (event.from_status, event.to_status, event.actor, event.reason) == (
+        "new",
+        "canceled",
+        "client",
+        "typo",
+    )
+
+
+@pytest.mark.django_db
+def test_patch_updates_description(api: APIClient, organization: Organization) -> None:
+    payout = PayoutFactory(organization=organization, status=S.PAID)
+    response = api.patch(detail(payout), {"description": "April fee"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["description"] == "April fee"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.PAID, S.FAILED, S.CANCELED, S.PROCESSING])
+def test_patch_illegal_cancel_is_409_with_both_statuses(
+    api: APIClient, organization: Organization, status: S
+) -> None:
+    payout = PayoutFactory(organization=organization, status=status, description="keep")
+
+    response = api.patch(detail(payout), {"status": "canceled", "description": "changed"}, format="json")
+
+    if status == S.CANCELED:
+        assert response.status_code == 200  # already there: a no-op
+        return
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "invalid_transition"
+    assert error["details"] == {"current_status": status, "requested_status": "canceled"}
+    payout.refresh_from_db()
+    assert payout.status == status
+    assert payout.description == "keep"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["amount", "currency", "recipient"])
+def test_patch_immutable_field_is_400_naming_it(
+    api: APIClient, organization: Organization, field: str
+) -> None:
+    payout = PayoutFactory(organization=organization)
+    value = {
+        "amount": "1.00",
+        "currency": "USD",
+        "recipient": {"name": "X", "iban": "DE89370400440532013000"},
+    }
+
+    response = api.patch(detail(payout), {field: value[field], "description": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["details"]
+    payout.refresh_from_db()
+    assert payout.description == "March fee"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["paid", "failed", "processing", "bogus"])
+def test_patch_client_may_only_ask_for_canceled(
+    api: APIClient, organization: Organization, status: str
+) -> None:
+    payout = PayoutFactory(organization=organization, status=S.SUBMITTED)
+    response = api.patch(detail(payout), {"status": status}, format="json")
+    assert response.status_code == 400
+    assert "status" in response.json()["error"]["details"]
+    payout.refresh_from_db()
+    assert payout.status == S.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_patch_operator_settles_by_hand_with_a_reason(operator_api: APIClient) -> None:
+    paid = PayoutFactory(status=S.SUBMITTED)
+    failed = PayoutFactory(status=S.PROCESSING)
+
+    r1 = operator_api.patch(detail(paid), {"status": "paid", "reason": "confirmed by phone"}, format="json")
+    r2 = operator_api.patch(
+        detail(failed),
+        {"status": "failed", "reason": "bank says closed", "failure_code": "account_closed"},
+        format="json",
+    )
+
+    assert r1.status_code == 200 and r1.json()["status"] == "paid"
+    assert r2.status_code == 200 and r2.json()["failure_code"] == "account_closed"
+    assert r2.json()["failure_reason"] == "bank says closed"
+    assert PayoutEvent.objects.get(payout=paid).actor == "operator"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.NEW, S.PAID, S.FAILED, S.CANCELED])
+def test_delete_hides_new_and_finished_payouts(api: APIClient, organization: Organization, status: S) -> None:
+    payout = PayoutFactory(organization=organization, status=status)
+
+    response = api.delete(detail(payout))
+
+    assert response.status_code == 204
+    assert api.get(detail(payout)).status_code == 404
+    assert api.delete(detail(payout)).status_code == 404
+    payout.refresh_from_db()  # kept for audit
+    assert payout.hidden_at is not None
+    assert payout.status == (S.CANCELED if status == S.NEW else status)
+    assert str(payout.pk) not in {p["id"] for p in api.get("/api/payouts/").json()["results"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.PROCESSING, S.SUBMITTED])
+def test_delete_money_in_flight_is_409(api: APIClient, organization: Organization, status: S) -> None:
+    payout = PayoutFactory(organization=organization, status=status)
+    response = api.delete(detail(payout))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "payout_in_flight"
+    payout.refresh_from_db()
+    assert payout.hidden_at is None and payout.status == status
