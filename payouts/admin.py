@@ -1,7 +1,7 @@
 from django.contrib import admin
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from payouts.models import Organization, OrganizationAPIKey, Payout, PayoutEvent
+from payouts.models import BankWebhookEvent, Organization, OrganizationAPIKey, Payout, PayoutEvent
 
 
 @admin.register(Organization)
@@ -37,6 +37,24 @@ class PayoutAdmin(admin.ModelAdmin[Payout]):
 
     def get_readonly_fields(self, request: object, obj: Payout | None = None) -> list[str]:
         return [field.name for field in Payout._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(BankWebhookEvent)
+class BankWebhookEventAdmin(admin.ModelAdmin[BankWebhookEvent]):
+    """Every bank operation we processed. Filter on outcome `anomaly` for those that need a look."""
+
+    list_display = ["received_at", "event_type", "operation_id", "outcome", "anomaly", "payout"]
+    list_filter = ["outcome", "event_type"]
+    search_fields = ["operation_id", "webhook_id", "payout__id"]
+
+    def get_readonly_fields(self, request: object, obj: BankWebhookEvent | None = None) -> list[str]:
+        return [field.name for field in BankWebhookEvent._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -76,6 +76,9 @@ class Payout(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
+    # When the reconciler last took this payout to look at it (its claim, so that two sweeps
+    # running at once never take the same payout).
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -112,3 +115,37 @@ class PayoutEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payout_id}: {self.from_status or '-'} -> {self.to_status} by {self.actor}"
+
+
+class WebhookOutcome(models.TextChoices):
+    APPLIED = "applied"  # changed something
+    NOOP = "noop"  # valid, but the payout was already in that state
+    IGNORED = "ignored"  # an event type we do not handle
+    ANOMALY = "anomaly"  # acknowledged, changed nothing, needs an operator's eyes
+
+
+class BankWebhookEvent(models.Model):
+    """One bank operation we have processed, unique by the bank's `operation_id`.
+
+    Written in the same transaction as the operation's effect, so an event is never recorded as
+    processed without its effect, and a redelivery finds the row and changes nothing.
+    """
+
+    operation_id = models.CharField(max_length=128, unique=True)
+    webhook_id = models.CharField(max_length=128)
+    event_type = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField()
+    payout = models.ForeignKey(
+        Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="bank_webhooks"
+    )
+    outcome = models.CharField(max_length=16, choices=WebhookOutcome.choices)
+    anomaly = models.CharField(max_length=500, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["outcome", "-received_at"], name="webhook_outcome_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.operation_id} ({self.outcome})"

@@ -7,7 +7,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
-from payouts import services
+from payouts import reconciliation, services
 from provider.errors import ProviderTransientError
 
 logger = structlog.get_logger(__name__)
@@ -38,3 +38,21 @@ def process_payout(self: Task[[str], None], payout_id: str) -> None:
             "payout.submit.retry", payout_id=payout_id, attempt=attempt + 1, delay=delay, error=str(exc)
         )
         raise self.retry(countdown=delay, exc=exc) from exc
+
+
+@shared_task(acks_late=True)
+def reconcile_payout(payout_id: str) -> None:
+    """Look one stale in-flight payout up at the bank and apply what it says."""
+    reconciliation.payout_reconcile(payout_id=payout_id)
+
+
+@shared_task(acks_late=True)
+def reconcile_payouts() -> None:
+    """Beat: fan out the stale in-flight payouts to `reconcile_payout`, and queue again the `new`
+    payouts whose `process_payout` never ran (the broker was down at commit)."""
+    in_flight, forgotten = reconciliation.stale_payouts_claim()
+    for payout_id in in_flight:
+        reconcile_payout.delay(str(payout_id))
+    for payout_id in forgotten:
+        logger.warning("payout.requeued", payout_id=str(payout_id))
+        process_payout.delay(str(payout_id))

@@ -4,8 +4,11 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from payouts.bank import bank_client
 from payouts.models import Organization
 from payouts.services import api_key_create
+from provider.signatures import generate_keypair
+from tests.bank_doubles import BANK_URL
 from tests.factories import VALID_ACCOUNT, OrganizationFactory
 
 
@@ -62,3 +65,23 @@ def _no_real_task_queueing(request: pytest.FixtureRequest, monkeypatch: pytest.M
         from payouts import tasks
 
         monkeypatch.setattr(tasks.process_payout, "delay", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
+def bank_keys(settings: Any) -> list[str]:
+    """A fresh webhook key pair for the test; the service trusts its public half."""
+    secret, public = generate_keypair()
+    settings.BANK_WEBHOOK_PUBLIC_KEYS = [public]
+    return [secret]
+
+
+@pytest.fixture
+def bank_api(settings: Any) -> Any:
+    """The service's bank client pointed at a respx-mocked bank."""
+    import respx
+
+    settings.BANK_API_URL = BANK_URL
+    bank_client.cache_clear()
+    with respx.mock(base_url=BANK_URL, assert_all_called=False) as router:
+        yield router
+    bank_client.cache_clear()

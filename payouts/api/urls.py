@@ -1,8 +1,10 @@
 from django.urls import path
 
 from payouts.api.views import PayoutDetailApi, PayoutListCreateApi
+from payouts.api.webhooks import bank_webhook
 
 urlpatterns = [
     path("payouts/", PayoutListCreateApi.as_view(), name="payout-list"),
     path("payouts/<uuid:payout_id>/", PayoutDetailApi.as_view(), name="payout-detail"),
+    path("webhooks/bank/", bank_webhook, name="bank-webhook"),
 ]

@@ -1,0 +1,53 @@
+"""`POST /api/webhooks/bank/`: signature first (over the raw bytes), then the body, then one service."""
+
+import json
+
+import structlog
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from payouts.api.errors import envelope
+from payouts.webhooks import BankEvent, bank_event_receive
+from provider.signatures import WebhookVerificationError, verify
+
+logger = structlog.get_logger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def bank_webhook(request: HttpRequest) -> JsonResponse:
+    declared = request.headers.get("Content-Length", "0")
+    if not declared.isdigit() or int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return _refuse(
+            413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
+        )
+    body = request.body  # the exact bytes the bank signed; never a re-serialised copy
+    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return _refuse(
+            413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
+        )
+    webhook_id = request.headers.get("webhook-id")
+    try:
+        verify(
+            public_keys=settings.BANK_WEBHOOK_PUBLIC_KEYS,
+            msg_id=webhook_id,
+            timestamp=request.headers.get("webhook-timestamp"),
+            signature_header=request.headers.get("webhook-signature"),
+            body=body,
+            tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
+        )
+    except WebhookVerificationError as exc:
+        logger.warning("bank_webhook.refused", code=exc.code, webhook_id=webhook_id)
+        return _refuse(400 if exc.code == "missing_headers" else 401, exc.code, exc.message)
+    try:
+        event = BankEvent.from_payload(webhook_id=webhook_id or "", payload=json.loads(body))
+    except ValueError as exc:  # bad JSON, bad UTF-8, or MalformedWebhook
+        return _refuse(400, "malformed_webhook", str(exc))
+    outcome, duplicate = bank_event_receive(event=event)
+    return JsonResponse({"received": True, "outcome": outcome, "duplicate": duplicate})
+
+
+def _refuse(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(envelope(code, message), status=status)
