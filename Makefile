@@ -6,7 +6,7 @@ DB_NAME ?= payouts
 PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
-.PHONY: help install lock services db migrate keys seed run web worker beat test check lint format \
+.PHONY: help install lock services db migrate keys seed run web worker bank-worker beat test check lint format \
         typecheck imports docker-lint schema e2e bench screenshots ledger-check clean
 
 help:  ## List the targets.
@@ -40,16 +40,22 @@ keys: install  ## Generate the simulator's development webhook keys (git-ignored
 	$(PY) manage.py fake_bank_keys
 
 seed: migrate keys  ## Create the demo organisation, print its API key, fund it through the bank.
-	$(PY) manage.py seed_demo
+	@mkdir -p var
+	@$(PY) manage.py seed_demo | tee var/seed.log
+	@tail -n 1 var/seed.log > var/demo-api-key
 
 run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulated bank.
+	@echo "API on http://127.0.0.1:8000/api/docs/ , bank at http://127.0.0.1:8000/fake-bank/ ; demo key: $$(cat var/demo-api-key)"
 	.venv/bin/honcho start -f Procfile
 
 web: install  ## The web app alone (API, webhooks, simulated bank) on :8000.
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-worker: install  ## A Celery worker for the payouts and simulated-bank queues.
-	.venv/bin/celery -A config worker -Q payouts,fake_bank -c 4 -l INFO
+worker: install  ## A Celery worker for the payouts queue.
+	.venv/bin/celery -A config worker -Q payouts -c 2 -n payouts@%h -l INFO
+
+bank-worker: install  ## The simulated bank's own Celery worker (its queue: fake_bank).
+	.venv/bin/celery -A config worker -Q fake_bank -c 2 -n bank@%h -l INFO
 
 beat: install  ## Celery beat (the reconciler's schedule).
 	.venv/bin/celery -A config beat -l INFO --schedule var/celerybeat-schedule
@@ -66,7 +72,7 @@ format: install  ## Apply ruff's fixes and formatting.
 	.venv/bin/ruff format .
 
 typecheck: install  ## mypy with the Django and DRF plugins.
-	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy .
+	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy config payouts provider fake_bank manage.py
 
 imports: install  ## import-linter contracts.
 	.venv/bin/lint-imports

@@ -12,7 +12,7 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
 @admin.register(OrganizationAPIKey)
 class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "organization"]
+    list_display = (*APIKeyModelAdmin.list_display, "organization")  # type: ignore[assignment]
 
 
 class PayoutEventInline(admin.TabularInline[PayoutEvent, Payout]):

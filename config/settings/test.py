@@ -1,7 +1,7 @@
 """Test settings: the real PostgreSQL and Redis, fast hashing, quick simulated bank."""
 
+from config.env import env_str
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env_str
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
@@ -12,3 +12,5 @@ FAKE_BANK_EXECUTION_DELAY_SECONDS = 0.0
 FAKE_BANK_WEBHOOK_RETRY_SCALE = 0.001
 BANK_SUBMIT_RETRY_BASE_SECONDS = 0.05
 BANK_SUBMIT_RETRY_MAX_SECONDS = 0.5
+# Worker and live-server threads must not keep connections open past the test database's life.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -77,7 +77,7 @@ class IsOrganizationOrOperator(permissions.BasePermission):
     message = "Only organisations (Api-Key) and operators (staff users) may use the API."
 
     def has_permission(self, request: Request, view: "APIView") -> bool:
-        user: OrganizationCaller | AbstractBaseUser | AnonymousUser | None = request.user  # type: ignore[assignment]
+        user: OrganizationCaller | AbstractBaseUser | AnonymousUser | None = request.user
         if isinstance(user, OrganizationCaller):
             return True
         return bool(user is not None and user.is_authenticated and getattr(user, "is_staff", False))

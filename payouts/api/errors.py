@@ -49,12 +49,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     response = drf_exception_handler(exc, context)
     assert response is not None  # DRF renders every APIException
     code = _CODES.get(type(exc), getattr(exc, "default_code", "error"))
+    details: dict[str, Any]
     if isinstance(exc, exceptions.ValidationError):
         message = "The request is not valid; see details."
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
     else:
         message = str(exc.detail)
-        details = {"retry_after_seconds": exc.wait} if isinstance(exc, exceptions.Throttled) else {}
+        details = (
+            {"retry_after_seconds": getattr(exc, "wait", None)}
+            if isinstance(exc, exceptions.Throttled)
+            else {}
+        )
     response.data = envelope(code, message, details)
     return response
 

@@ -1,0 +1,164 @@
+"""The whole money path with no mocks: API -> Celery worker -> bank over HTTP -> signed webhook back."""
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from fake_bank.models import BankPayout, WebhookAttempt
+from payouts import tasks
+from payouts.bank import bank_client
+from payouts.models import BankWebhookEvent, Payout, PayoutEvent, WebhookOutcome
+from tests.e2e.conftest import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+BIC = "044525225"
+# The simulator's magic accounts (README: "Magic values"), each passing the BIC control-key check.
+PAID = "40702810938000000001"
+REFUSED = "40702810238000000002"
+FAILS_CLOSED = "40702810538000000003"
+WEBHOOK_LOST = "40702810138000000005"
+WEBHOOK_TWICE = "40702810438000000006"
+STUCK = "40702810738000000007"
+
+
+def create(api: APIClient, account: str, key: str, amount: str = "100.50") -> dict[str, Any]:
+    body = {
+        "amount": amount,
+        "currency": "RUB",
+        "recipient": {"name": "Ivan Petrov", "account_number": account, "bic": BIC},
+        "description": "e2e",
+    }
+    response = api.post("/api/payouts/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
+def status_becomes(api: APIClient, payout_id: str, status: str, what: str = "") -> dict[str, Any]:
+    def current() -> dict[str, Any] | None:
+        body = api.get(f"/api/payouts/{payout_id}/").json()
+        return body if body["status"] == status else None
+
+    return dict(wait_for(current, what=what or f"payout {payout_id} to become {status}"))
+
+
+def actors(payout_id: str) -> list[tuple[str, str]]:
+    return [(e.to_status, e.actor) for e in PayoutEvent.objects.filter(payout_id=payout_id)]
+
+
+def test_payout_is_paid_through_worker_bank_and_signed_webhook(e2e_api: APIClient) -> None:
+    payout = create(e2e_api, PAID, "paid-1")
+
+    body = status_becomes(e2e_api, payout["id"], "paid")
+
+    assert body["bank_reference"].startswith("bp_")
+    assert ("paid", "bank") in actors(payout["id"])
+    assert BankWebhookEvent.objects.get(payout_id=payout["id"]).outcome == WebhookOutcome.APPLIED
+
+
+def test_payout_refused_at_submission_fails_with_the_banks_code(e2e_api: APIClient) -> None:
+    payout = create(e2e_api, REFUSED, "refused-1")
+
+    body = status_becomes(e2e_api, payout["id"], "failed")
+
+    assert body["failure_code"] == "invalid_account"
+    assert ("failed", "worker") in actors(payout["id"])
+
+
+def test_payout_failed_later_by_the_bank_carries_its_code(e2e_api: APIClient) -> None:
+    payout = create(e2e_api, FAILS_CLOSED, "closed-1")
+
+    body = status_becomes(e2e_api, payout["id"], "failed")
+
+    assert body["failure_code"] == "account_closed"
+    assert ("failed", "bank") in actors(payout["id"])
+
+
+def test_duplicate_webhook_is_acknowledged_and_changes_nothing(e2e_api: APIClient) -> None:
+    payout = create(e2e_api, WEBHOOK_TWICE, "twice-1")
+    status_becomes(e2e_api, payout["id"], "paid")
+
+    # the bank delivers the same operation twice; both deliveries get a 2xx
+    wait_for(
+        lambda: (
+            WebhookAttempt.objects.filter(webhook__payout__reference=payout["id"], status_code=200).count()
+            == 2
+        ),
+        what="two acknowledged deliveries of one webhook",
+    )
+    assert BankWebhookEvent.objects.filter(payout_id=payout["id"]).count() == 1
+    assert [e.to_status for e in PayoutEvent.objects.filter(payout_id=payout["id"], to_status="paid")] == [
+        "paid"
+    ]
+
+
+def test_lost_webhook_is_recovered_by_the_reconciler(e2e_api: APIClient) -> None:
+    payout = create(e2e_api, WEBHOOK_LOST, "lost-1")
+    status_becomes(e2e_api, payout["id"], "submitted")
+    wait_for(
+        lambda: BankPayout.objects.filter(reference=payout["id"], status="paid").exists(), what="bank to pay"
+    )
+
+    tasks.reconcile_payouts.delay()  # what beat does every few seconds
+
+    status_becomes(e2e_api, payout["id"], "paid")
+    assert ("paid", "reconciler") in actors(payout["id"])
+
+
+def test_bank_down_for_a_while_then_back_still_pays(e2e_api: APIClient, money_path: str) -> None:
+    # given the bank cannot be reached when the payout is created
+    with override_settings(BANK_API_URL="http://127.0.0.1:9/fake-bank/api", BANK_SUBMIT_MAX_RETRIES=2):
+        bank_client.cache_clear()
+        payout = create(e2e_api, PAID, "down-1")
+        status_becomes(e2e_api, payout["id"], "processing")
+        # the task retries with backoff and gives up, leaving the payout in processing
+        wait_for(
+            lambda: (
+                Payout.objects.get(pk=payout["id"]).status == "processing"
+                and not BankPayout.objects.filter(reference=payout["id"]).exists()
+            ),
+            what="the payout to stay processing while the bank is down",
+        )
+    # when the bank is back, the reconciler finds it unknown there and submits it again
+    bank_client.cache_clear()
+    tasks.reconcile_payouts.delay()
+
+    status_becomes(e2e_api, payout["id"], "paid")
+    assert BankPayout.objects.filter(reference=payout["id"]).count() == 1
+
+
+def test_cancel_before_the_bank_executes_cancels_at_the_bank(e2e_api: APIClient) -> None:
+    payout = create(e2e_api, STUCK, "stuck-1")
+    status_becomes(e2e_api, payout["id"], "submitted")
+
+    response = e2e_api.patch(f"/api/payouts/{payout['id']}/", {"status": "canceled"}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "canceled"
+    assert BankPayout.objects.get(reference=payout["id"]).status == "canceled"
+    # the bank's payout.canceled webhook arrives afterwards and is a no-op
+    wait_for(
+        lambda: BankWebhookEvent.objects.filter(
+            payout_id=payout["id"], event_type="payout.canceled"
+        ).exists(),
+        what="the bank's payout.canceled webhook",
+    )
+    assert BankWebhookEvent.objects.get(payout_id=payout["id"]).outcome == WebhookOutcome.NOOP
+
+
+def test_cancel_after_the_bank_executed_is_409_and_the_payout_continues(e2e_api: APIClient) -> None:
+    # given a payout the bank has paid but whose webhook was lost: we still think it is submitted
+    payout = create(e2e_api, WEBHOOK_LOST, "late-cancel-1")
+    status_becomes(e2e_api, payout["id"], "submitted")
+    wait_for(
+        lambda: BankPayout.objects.filter(reference=payout["id"], status="paid").exists(), what="bank to pay"
+    )
+
+    response = e2e_api.patch(f"/api/payouts/{payout['id']}/", {"status": "canceled"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "cancel_refused"
+    tasks.reconcile_payouts.delay()
+    status_becomes(e2e_api, payout["id"], "paid")
