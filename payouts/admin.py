@@ -1,7 +1,21 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from payouts.models import BankWebhookEvent, Organization, OrganizationAPIKey, Payout, PayoutEvent
+from payouts.models import (
+    BankWebhookEvent,
+    IncomingTransfer,
+    IncomingTransferStatus,
+    LedgerAccount,
+    LedgerEntry,
+    Organization,
+    OrganizationAPIKey,
+    Payout,
+    PayoutEvent,
+)
+from payouts.transfers import incoming_transfer_assign
 
 
 @admin.register(Organization)
@@ -61,3 +75,102 @@ class BankWebhookEventAdmin(admin.ModelAdmin[BankWebhookEvent]):
 
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerAccount]):
+    list_display = [
+        "kind",
+        "organization",
+        "currency",
+        "available",
+        "credits_posted",
+        "debits_posted",
+        "debits_pending",
+    ]
+    list_filter = ["kind", "currency"]
+    search_fields = ["organization__inn", "organization__name"]
+
+    @admin.display(description="available")
+    def available(self, account: LedgerAccount) -> object:
+        return account.credits_posted - account.debits_posted - account.debits_pending
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerEntry]):
+    """Immutable: entries are only ever inserted, by the ledger service."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "amount",
+        "currency",
+        "debit_account",
+        "credit_account",
+        "payout",
+        "description",
+    ]
+    list_filter = ["kind", "currency"]
+    search_fields = ["payout__id", "incoming_transfer__operation_id"]
+    list_select_related = ["debit_account__organization", "credit_account__organization"]
+
+
+@admin.action(description="Credit to the organisation with the payer's INN (now that it exists)")
+def credit_by_payer_inn(modeladmin: Any, request: HttpRequest, queryset: Any) -> None:
+    credited = 0
+    for incoming in queryset.filter(status=IncomingTransferStatus.UNMATCHED):
+        organization = Organization.objects.filter(inn=incoming.payer_inn).first()
+        if organization is None:
+            modeladmin.message_user(
+                request, f"No organisation with INN {incoming.payer_inn} yet.", messages.WARNING
+            )
+            continue
+        incoming_transfer_assign(incoming_transfer_id=incoming.pk, organization=organization)
+        credited += 1
+    modeladmin.message_user(request, f"Credited {credited} transfer(s).")
+
+
+@admin.register(IncomingTransfer)
+class IncomingTransferAdmin(admin.ModelAdmin[IncomingTransfer]):
+    """Unmatched transfers are assigned here: choose the organisation and save (credited once), or
+    use the action once an organisation with the payer's INN exists."""
+
+    list_display = [
+        "received_at",
+        "payer_inn",
+        "amount",
+        "currency",
+        "document_number",
+        "status",
+        "organization",
+    ]
+    list_filter = ["status", "currency"]
+    search_fields = ["payer_inn", "operation_id", "document_number"]
+    actions = [credit_by_payer_inn]
+
+    def get_readonly_fields(self, request: object, obj: IncomingTransfer | None = None) -> list[str]:
+        fields = [field.name for field in IncomingTransfer._meta.fields]
+        if obj is not None and obj.status == IncomingTransferStatus.UNMATCHED:
+            fields.remove("organization")
+        return fields
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: Any, obj: IncomingTransfer, form: Any, change: bool) -> None:
+        if obj.organization is not None and obj.status == IncomingTransferStatus.UNMATCHED:
+            incoming_transfer_assign(incoming_transfer_id=obj.pk, organization=obj.organization)

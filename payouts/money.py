@@ -34,6 +34,11 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     return int(scaled)
 
 
+def format_amount(amount: Decimal, currency: str) -> str:
+    """The amount as the API shows it: a string with the currency's decimal places ("0.00")."""
+    return str(amount.quantize(Decimal(1).scaleb(-currency_exponent(currency))))
+
+
 def from_minor_units(minor: int, currency: str) -> Decimal:
     """10050 RUB -> Decimal('100.50')."""
     exponent = currency_exponent(currency)

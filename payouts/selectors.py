@@ -1,10 +1,12 @@
 """Reads of the payout domain."""
 
+from dataclasses import dataclass
+from decimal import Decimal
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from payouts.models import Organization, Payout, PayoutEvent
+from payouts.models import AccountKind, LedgerAccount, LedgerEntry, Organization, Payout, PayoutEvent
 
 
 def payouts_visible_to(*, organization: Organization | None) -> QuerySet[Payout]:
@@ -21,3 +23,43 @@ def payouts_visible_to(*, organization: Organization | None) -> QuerySet[Payout]
 def payout_get_visible(*, organization: Organization | None, payout_id: UUID) -> Payout:
     """Raises `Payout.DoesNotExist` for a payout that is missing, hidden or someone else's."""
     return payouts_visible_to(organization=organization).get(pk=payout_id)
+
+
+def organization_get_visible(*, organization: Organization | None, inn: str) -> Organization:
+    """An organisation sees only itself; an operator (None) any. Raises `Organization.DoesNotExist`."""
+    if organization is not None:
+        if organization.inn != inn:
+            raise Organization.DoesNotExist
+        return organization
+    return Organization.objects.get(inn=inn)
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    available: Decimal
+    pending: Decimal  # held for payouts in flight
+    posted: Decimal  # settled: credits minus debits
+
+
+def balances_of(*, organization: Organization) -> list[Balance]:
+    accounts = LedgerAccount.objects.filter(kind=AccountKind.ORGANIZATION, organization=organization)
+    return [
+        Balance(
+            currency=account.currency,
+            available=account.credits_posted - account.debits_posted - account.debits_pending,
+            pending=account.debits_pending,
+            posted=account.credits_posted - account.debits_posted,
+        )
+        for account in accounts.order_by("currency")
+    ]
+
+
+def ledger_entries_of(*, organization: Organization) -> QuerySet[LedgerEntry]:
+    """Entries that touched the organisation's accounts, with their causes in the same query."""
+    accounts = LedgerAccount.objects.filter(kind=AccountKind.ORGANIZATION, organization=organization)
+    return (
+        LedgerEntry.objects.filter(Q(debit_account__in=accounts) | Q(credit_account__in=accounts))
+        .select_related("debit_account", "incoming_transfer")
+        .order_by("-created_at", "-id")
+    )

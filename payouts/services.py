@@ -11,6 +11,7 @@ import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from payouts import ledger
 from payouts.bank import bank_client, submission_for
 from payouts.errors import (
     BankUnavailable,
@@ -72,8 +73,9 @@ def payout_create(
 ) -> tuple[Payout, bool]:
     """Create a payout once per (organisation, idempotency key). Returns (payout, created).
 
-    The payout row, its first event and (issue 4) the hold on the funds are written in one
-    transaction; `process_payout` is queued only after it commits. The same key with the same
+    The payout row, its first event and the hold on the funds are written in one transaction;
+    `process_payout` is queued only after it commits. Raises `InsufficientFunds` (nothing
+    written) when the organisation's available balance does not cover the amount. The same key with the same
     request returns the existing payout and queues nothing. The same key with a different request
     raises `IdempotencyKeyReused`. Two simultaneous requests with one key meet at the unique index:
     the second waits for the first to commit, then reads and returns its payout.
@@ -100,6 +102,7 @@ def payout_create(
                 actor=Actor.CLIENT,
                 reason="created",
             )
+            ledger.hold_place(payout=payout)
             _queue_processing_on_commit(payout.pk)
     except IntegrityError:
         existing = _payout_for_key(organization=organization, idempotency_key=idempotency_key)

@@ -12,6 +12,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from payouts import ledger
 from payouts.errors import InvalidTransition
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
 
@@ -66,9 +67,10 @@ def payout_transition(
     """Move a payout to `to_status`, or do nothing when it is already there.
 
     Atomic: the status, its milestone time, the failure details, the bank's reference, the audit
-    event and the side effects are written in one transaction under `SELECT ... FOR
-    UPDATE` on the payout row. Idempotent: asking for the current status changes nothing and
-    writes no event (a bank reference is still recorded when the row has none yet).
+    event and the ledger (`paid` posts the payout's hold; `failed` and `canceled` void it) are
+    written in one transaction under `SELECT ... FOR UPDATE` on the payout row.
+    Idempotent: asking for the current status changes nothing and writes no event (a bank
+    reference is still recorded when the row has none yet).
     Raises `InvalidTransition` (carrying the current and requested status) when the table forbids
     the move, and `Payout.DoesNotExist` for an unknown id.
     """
@@ -101,5 +103,9 @@ def payout_transition(
     PayoutEvent.objects.create(
         payout=payout, from_status=current, to_status=to_status, actor=actor, reason=reason
     )
+    if to_status == S.PAID:
+        ledger.hold_post(payout=payout)
+    elif to_status in {S.FAILED, S.CANCELED}:
+        ledger.hold_void(payout=payout)
     log.info("payout.transition.applied", reason=reason)
     return TransitionResult(payout=payout, changed=True, previous_status=current)

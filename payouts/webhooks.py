@@ -7,16 +7,18 @@ on (those become anomalies an operator can see), so that the bank stops redelive
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import structlog
 from django.db import IntegrityError, transaction
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 from payouts.errors import InvalidTransition
+from payouts.inn import normalize_inn
 from payouts.models import Actor, BankWebhookEvent, Payout, PayoutStatus, WebhookOutcome
-from payouts.money import to_minor_units
+from payouts.money import CURRENCY_EXPONENTS, from_minor_units, to_minor_units
+from payouts.transfers import incoming_transfer_receive
 from payouts.transitions import payout_transition
 
 logger = structlog.get_logger(__name__)
@@ -115,7 +117,46 @@ def bank_event_receive(*, event: BankEvent) -> tuple[WebhookOutcome, bool]:
 def _route(event: BankEvent) -> Handled:
     if event.event_type in PAYOUT_EVENT_TARGETS:
         return _payout_event(event, PAYOUT_EVENT_TARGETS[event.event_type])
+    if event.event_type == "transfer.incoming":
+        return _incoming_transfer(event)
     return Handled(WebhookOutcome.IGNORED)
+
+
+def _incoming_transfer(event: BankEvent) -> Handled:
+    data = event.data
+    amount, currency = data.get("amount"), data.get("currency")
+    document_number = data.get("document_number")
+    document_date = _date_or_none(data.get("document_date"))
+    try:
+        payer_inn = normalize_inn(str(data.get("payer_inn", "")))
+    except ValueError:
+        return Handled(
+            WebhookOutcome.ANOMALY,
+            anomaly=f"incoming transfer with invalid payer_inn {data.get('payer_inn')!r}",
+        )
+    if (
+        not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or amount <= 0
+        or currency not in CURRENCY_EXPONENTS
+        or not isinstance(document_number, str)
+        or not 1 <= len(document_number) <= 64
+        or document_date is None
+    ):
+        return Handled(
+            WebhookOutcome.ANOMALY, anomaly=f"incoming transfer with malformed data: {data!r}"[:500]
+        )
+    incoming = incoming_transfer_receive(
+        operation_id=event.operation_id,
+        payer_inn=payer_inn,
+        amount=from_minor_units(amount, currency),
+        currency=currency,
+        document_number=document_number,
+        document_date=document_date,
+    )
+    if incoming.organization is None:
+        return Handled(WebhookOutcome.APPLIED, anomaly=f"parked: no organisation with INN {payer_inn}")
+    return Handled(WebhookOutcome.APPLIED)
 
 
 def _payout_event(event: BankEvent, target: PayoutStatus) -> Handled:
@@ -164,3 +205,10 @@ def _mismatch(payout: Payout, data: dict[str, Any]) -> str:
     if payout.bank_reference and bank_id and bank_id != payout.bank_reference:
         return f"bank reference mismatch: bank says {bank_id!r}, payout has {payout.bank_reference!r}"
     return ""
+
+
+def _date_or_none(value: Any) -> date | None:
+    try:
+        return parse_date(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but not a real date
+        return None

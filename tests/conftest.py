@@ -9,17 +9,23 @@ from payouts.models import Organization
 from payouts.services import api_key_create
 from provider.signatures import generate_keypair
 from tests.bank_doubles import BANK_URL
-from tests.factories import VALID_ACCOUNT, OrganizationFactory
+from tests.factories import VALID_ACCOUNT, OrganizationFactory, fund
 
 
 @pytest.fixture
 def organization(db: Any) -> Organization:
-    return OrganizationFactory(inn="7707083893", name="Demo LLC")
+    """The calling organisation, funded through incoming transfers (RUB and USD)."""
+    organization = OrganizationFactory(inn="7707083893", name="Demo LLC")
+    fund(organization, "20000000.00", "RUB")
+    fund(organization, "1000.00", "USD")
+    return organization
 
 
 @pytest.fixture
 def other_organization(db: Any) -> Organization:
-    return OrganizationFactory(inn="7736207543", name="Other LLC")
+    organization = OrganizationFactory(inn="7736207543", name="Other LLC")
+    fund(organization, "1000000.00")
+    return organization
 
 
 def client_for(organization: Organization) -> APIClient:

@@ -1,11 +1,27 @@
+import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import factory
 
-from payouts.models import Organization, Payout, PayoutStatus
+from payouts import ledger
+from payouts.models import IncomingTransfer, Organization, Payout, PayoutStatus
+from payouts.transfers import incoming_transfer_receive
 
 VALID_ACCOUNT = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
+
+
+def fund(organization: Organization, amount: Decimal | str, currency: str = "RUB") -> IncomingTransfer:
+    """Credit an organisation the way the bank does: an incoming transfer."""
+    return incoming_transfer_receive(
+        operation_id=f"op_test_{uuid.uuid4().hex}",
+        payer_inn=organization.inn,
+        amount=Decimal(amount),
+        currency=currency,
+        document_number="T-1",
+        document_date=date(2026, 11, 1),
+    )
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
@@ -18,6 +34,9 @@ class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
 
 
 class PayoutFactory(factory.django.DjangoModelFactory[Payout]):
+    """A payout in any status, with the ledger where that status puts it: funded, held, and the
+    hold posted (paid) or voided (failed, canceled)."""
+
     class Meta:
         model = Payout
 
@@ -29,3 +48,14 @@ class PayoutFactory(factory.django.DjangoModelFactory[Payout]):
     status = PayoutStatus.NEW
     idempotency_key = factory.Sequence(lambda n: f"key-{n}")
     request_fingerprint = "0" * 64
+
+    @classmethod
+    def _create(cls, model_class: type[Payout], *args: Any, **kwargs: Any) -> Payout:
+        payout: Payout = super()._create(model_class, *args, **kwargs)
+        fund(payout.organization, payout.amount, payout.currency)
+        ledger.hold_place(payout=payout)
+        if payout.status == PayoutStatus.PAID:
+            ledger.hold_post(payout=payout)
+        elif payout.status in {PayoutStatus.FAILED, PayoutStatus.CANCELED}:
+            ledger.hold_void(payout=payout)
+        return payout

@@ -6,14 +6,17 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from payouts.bank import bank_client
-from payouts.models import Organization
+from payouts.models import IncomingTransfer, Organization
 from provider.signatures import generate_keypair
 from tests.conftest import client_for
 from tests.factories import OrganizationFactory
@@ -46,9 +49,44 @@ def money_path(live_server: Any, transactional_db: Any) -> Iterator[str]:
         bank_client.cache_clear()
 
 
+FUNDING_MINOR = 1_000_000  # 10,000.00 RUB
+
+
+def balance(api: APIClient, inn: str) -> dict[str, Any]:
+    response = api.get(f"/api/organizations/{inn}/balance/")
+    assert response.status_code == 200, response.content
+    return dict(response.json())
+
+
 @pytest.fixture
 def funded_org(money_path: str) -> Organization:
-    return OrganizationFactory(inn="7707083893", name="Demo LLC")
+    """The demo organisation, funded the way `make run` does it: the bank sends an incoming transfer
+    (POST /fake-bank/api/incoming-transfers), delivered as a signed webhook to the service."""
+    organization = OrganizationFactory(inn="7707083893", name="Demo LLC")
+    response = httpx.post(
+        f"{money_path}/fake-bank/api/incoming-transfers",
+        headers={"Authorization": f"Bearer {settings.FAKE_BANK_API_TOKEN}", "Idempotency-Key": "e2e-funding"},
+        json={
+            "payer_inn": organization.inn,
+            "amount": FUNDING_MINOR,
+            "currency": "RUB",
+            "document_number": "E2E-1",
+            "document_date": "2026-11-22",
+        },
+    )
+    assert response.status_code == 201, response.text
+    wait_for(
+        lambda: IncomingTransfer.objects.filter(organization=organization, status="credited").exists(),
+        what="the incoming transfer to be credited",
+    )
+    return organization
+
+
+@pytest.fixture
+def ledger_is_consistent(funded_org: Organization) -> Iterator[None]:
+    """After the test, `manage.py ledger_check` must pass."""
+    yield
+    call_command("ledger_check")
 
 
 @pytest.fixture

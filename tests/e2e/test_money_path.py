@@ -10,9 +10,13 @@ from fake_bank.models import BankPayout, WebhookAttempt
 from payouts import tasks
 from payouts.bank import bank_client
 from payouts.models import BankWebhookEvent, Payout, PayoutEvent, WebhookOutcome
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import balance, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("ledger_is_consistent"),
+]
 
 BIC = "044525225"
 # The simulator's magic accounts (README: "Magic values"), each passing the BIC control-key check.
@@ -48,11 +52,23 @@ def actors(payout_id: str) -> list[tuple[str, str]]:
     return [(e.to_status, e.actor) for e in PayoutEvent.objects.filter(payout_id=payout_id)]
 
 
+def rub(api: APIClient) -> dict[str, str]:
+    [row] = [b for b in balance(api, "7707083893")["balances"] if b["currency"] == "RUB"]
+    return dict(row)
+
+
 def test_payout_is_paid_through_worker_bank_and_signed_webhook(e2e_api: APIClient) -> None:
+    assert rub(e2e_api) == {
+        "currency": "RUB",
+        "available": "10000.00",
+        "pending": "0.00",
+        "posted": "10000.00",
+    }
     payout = create(e2e_api, PAID, "paid-1")
 
     body = status_becomes(e2e_api, payout["id"], "paid")
 
+    assert rub(e2e_api) == {"currency": "RUB", "available": "9899.50", "pending": "0.00", "posted": "9899.50"}
     assert body["bank_reference"].startswith("bp_")
     assert ("paid", "bank") in actors(payout["id"])
     assert BankWebhookEvent.objects.get(payout_id=payout["id"]).outcome == WebhookOutcome.APPLIED
@@ -73,6 +89,7 @@ def test_payout_failed_later_by_the_bank_carries_its_code(e2e_api: APIClient) ->
     body = status_becomes(e2e_api, payout["id"], "failed")
 
     assert body["failure_code"] == "account_closed"
+    assert rub(e2e_api)["available"] == "10000.00"  # the hold was released
     assert ("failed", "bank") in actors(payout["id"])
 
 
@@ -105,6 +122,7 @@ def test_lost_webhook_is_recovered_by_the_reconciler(e2e_api: APIClient) -> None
 
     status_becomes(e2e_api, payout["id"], "paid")
     assert ("paid", "reconciler") in actors(payout["id"])
+    assert rub(e2e_api)["posted"] == "9899.50"
 
 
 def test_bank_down_for_a_while_then_back_still_pays(e2e_api: APIClient, money_path: str) -> None:
@@ -132,12 +150,19 @@ def test_bank_down_for_a_while_then_back_still_pays(e2e_api: APIClient, money_pa
 def test_cancel_before_the_bank_executes_cancels_at_the_bank(e2e_api: APIClient) -> None:
     payout = create(e2e_api, STUCK, "stuck-1")
     status_becomes(e2e_api, payout["id"], "submitted")
+    assert rub(e2e_api)["pending"] == "100.50"
 
     response = e2e_api.patch(f"/api/payouts/{payout['id']}/", {"status": "canceled"}, format="json")
 
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "canceled"
     assert BankPayout.objects.get(reference=payout["id"]).status == "canceled"
+    assert rub(e2e_api) == {
+        "currency": "RUB",
+        "available": "10000.00",
+        "pending": "0.00",
+        "posted": "10000.00",
+    }
     # the bank's payout.canceled webhook arrives afterwards and is a no-op
     wait_for(
         lambda: BankWebhookEvent.objects.filter(

@@ -1,0 +1,144 @@
+"""Sending the bank's webhooks over HTTP, signed (Standard Webhooks ``v1a``) and retried.
+
+The bank knows the service only by ``FAKE_BANK_WEBHOOK_URL``. Each delivery of a webhook (the
+original, a duplicate, a resend, a tampered copy) is a numbered series of attempts; every attempt is
+recorded with the receiver's status code or the transport error.
+"""
+
+import json
+import logging
+import random
+
+import httpx
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fake_bank.models import Webhook, WebhookAttempt
+from fake_bank.signing import signature_header
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "fake-bank-webhooks/1.0"
+# Standard Webhooks: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. Entry n is
+# the wait before attempt n + 1 (so attempt 1 goes at once); the delays are multiplied by
+# FAKE_BANK_WEBHOOK_RETRY_SCALE.
+RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+RETRY_JITTER = 0.1  # up to +10 %, so that failed deliveries do not come back in lockstep
+_ERROR_TEXT_LIMIT = 500
+
+
+def retry_delay_seconds(*, failed_attempt: int) -> float | None:
+    """How long to wait after attempt ``failed_attempt`` failed, or None when the schedule is over."""
+    if failed_attempt >= len(RETRY_SCHEDULE_SECONDS):
+        return None
+    delay = RETRY_SCHEDULE_SECONDS[failed_attempt] * float(settings.FAKE_BANK_WEBHOOK_RETRY_SCALE)
+    return delay * (1 + random.uniform(0, RETRY_JITTER))  # noqa: S311 (jitter, not a secret)
+
+
+def webhook_delivery_queue(
+    *, webhook_id: int, delivery: int, attempt: int = 1, countdown: float = 0.0, tampered: bool = False
+) -> None:
+    """Queue one delivery attempt after the current transaction commits."""
+    from fake_bank.tasks import deliver_webhook
+
+    kwargs = {"webhook_id": webhook_id, "delivery": delivery, "attempt": attempt, "tampered": tampered}
+    transaction.on_commit(lambda: deliver_webhook.apply_async(kwargs=kwargs, countdown=countdown))
+
+
+def webhook_deliver(
+    *, webhook_id: int, delivery: int, attempt: int, tampered: bool = False
+) -> WebhookAttempt | None:
+    """Make attempt ``attempt`` of delivery ``delivery`` of a webhook and record it.
+
+    POSTs the stored body byte for byte with ``webhook-id`` (the message's, stable), a fresh
+    ``webhook-timestamp`` and a ``webhook-signature`` entry per key in FAKE_BANK_SIGNING_KEYS. A
+    ``tampered`` attempt sends a body altered after signing. 2xx marks the webhook delivered; any
+    other answer or a transport error queues the next attempt on the schedule, or marks the webhook
+    failed when the schedule is over (a tampered copy is never retried and changes neither).
+
+    No lock or transaction is held while the receiver answers. Safe to run twice: an attempt
+    already recorded is not made again (two runs racing may both post; the receiver deduplicates
+    on ``operation_id``). Returns None when nothing was attempted (already recorded, or a delivery
+    that was never started, such as one of a dropped webhook). Raises ``ValueError`` when the
+    signing keys are missing or malformed, ``Webhook.DoesNotExist``.
+    """
+    webhook = Webhook.objects.get(pk=webhook_id)
+    if delivery > webhook.delivery_count or _attempt_recorded(webhook, delivery, attempt):
+        return None
+    body = webhook.body.encode()
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": webhook.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            secret_keys=settings.FAKE_BANK_SIGNING_KEYS,
+            msg_id=webhook.message_id,
+            timestamp=timestamp,
+            body=body,
+        ),
+    }
+    status_code, error = _post(_tamper(body) if tampered else body, headers)
+    return _attempt_record(
+        webhook, delivery=delivery, attempt=attempt, tampered=tampered, status_code=status_code, error=error
+    )
+
+
+def _attempt_recorded(webhook: Webhook, delivery: int, attempt: int) -> bool:
+    return WebhookAttempt.objects.filter(webhook=webhook, delivery=delivery, attempt=attempt).exists()
+
+
+def _post(body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    try:
+        with httpx.Client(
+            timeout=float(settings.FAKE_BANK_WEBHOOK_TIMEOUT_SECONDS), follow_redirects=False
+        ) as client:
+            response = client.post(settings.FAKE_BANK_WEBHOOK_URL, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:_ERROR_TEXT_LIMIT]
+    if response.is_success:
+        return response.status_code, ""
+    return response.status_code, response.text[:_ERROR_TEXT_LIMIT]
+
+
+def _tamper(body: bytes) -> bytes:
+    """The body with its amount multiplied by 100 (or a field added): what an attacker would send."""
+    payload = json.loads(body)
+    data = payload.get("data")
+    if isinstance(data, dict) and isinstance(data.get("amount"), int):
+        data["amount"] *= 100
+    else:
+        payload["tampered"] = True
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@transaction.atomic
+def _attempt_record(
+    webhook: Webhook, *, delivery: int, attempt: int, tampered: bool, status_code: int | None, error: str
+) -> WebhookAttempt | None:
+    try:
+        with transaction.atomic():
+            recorded = WebhookAttempt.objects.create(
+                webhook=webhook,
+                delivery=delivery,
+                attempt=attempt,
+                tampered=tampered,
+                status_code=status_code,
+                error=error,
+            )
+    except IntegrityError:
+        return None  # a parallel run of the same attempt recorded it first
+    if tampered:
+        return recorded
+    if recorded.succeeded:
+        Webhook.objects.filter(pk=webhook.pk, delivered_at__isnull=True).update(delivered_at=recorded.at)
+        return recorded
+    delay = retry_delay_seconds(failed_attempt=attempt)
+    if delay is None:
+        Webhook.objects.filter(pk=webhook.pk).update(failed_at=recorded.at)
+        logger.warning("fake bank webhook %s: delivery %s gave up", webhook.operation_id, delivery)
+    else:
+        webhook_delivery_queue(webhook_id=webhook.pk, delivery=delivery, attempt=attempt + 1, countdown=delay)
+    return recorded

@@ -1,0 +1,47 @@
+"""Reads of the simulated bank's books."""
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from fake_bank.errors import NotFoundError
+from fake_bank.models import BankPayout, BankPolicy, Webhook
+from fake_bank.outcomes import parse_policy_outcome
+
+
+def payout_get(*, payout_id: str) -> BankPayout:
+    """Raises ``NotFoundError`` when the bank has no payout with this id."""
+    try:
+        return BankPayout.objects.get(pk=payout_id)
+    except BankPayout.DoesNotExist:
+        raise NotFoundError(f"no payout with id {payout_id!r}") from None
+
+
+def payout_get_by_reference(*, reference: str) -> BankPayout:
+    """Raises ``NotFoundError`` when the bank never accepted a payout with this reference."""
+    try:
+        return BankPayout.objects.get(reference=reference)
+    except BankPayout.DoesNotExist:
+        raise NotFoundError(f"no payout with reference {reference!r}") from None
+
+
+def payout_webhooks(*, payout_id: str) -> QuerySet[Webhook]:
+    """The webhooks sent about a payout, newest first, with their attempts."""
+    return Webhook.objects.filter(payout_id=payout_id).prefetch_related("attempts")
+
+
+def policy_get() -> BankPolicy:
+    """The bank's policy; the first read stores one from FAKE_BANK_DEFAULT_OUTCOME and
+    FAKE_BANK_EXECUTION_DELAY_SECONDS (a race between two first reads resolves on the primary key).
+
+    Raises ``ValueError`` when FAKE_BANK_DEFAULT_OUTCOME is malformed.
+    """
+    outcome, failure_code = parse_policy_outcome(settings.FAKE_BANK_DEFAULT_OUTCOME)
+    policy, _ = BankPolicy.objects.get_or_create(
+        pk=BankPolicy.SINGLETON_ID,
+        defaults={
+            "outcome": outcome,
+            "failure_code": failure_code,
+            "execution_delay_seconds": max(0.0, float(settings.FAKE_BANK_EXECUTION_DELAY_SECONDS)),
+        },
+    )
+    return policy

@@ -1,0 +1,405 @@
+"""Everything the simulated bank does: accept, execute and cancel payouts, let a person decide their
+fate, announce incoming transfers, and send signed webhooks.
+
+Exactly one function, ``_payout_transition``, assigns a payout's status; it creates the webhook that
+announces the change, and the webhook's delivery is queued after commit.
+"""
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from stdnum import iban as stdnum_iban
+
+from fake_bank.delivery import webhook_delivery_queue
+from fake_bank.errors import (
+    DuplicateReferenceError,
+    InvalidRequestError,
+    NotFoundError,
+    PayoutAlreadyExecutedError,
+    PayoutRefusedError,
+    PayoutStateError,
+)
+from fake_bank.models import (
+    BankPayout,
+    BankPayoutStatus,
+    BankPolicy,
+    IncomingTransfer,
+    Webhook,
+    WebhookType,
+    new_operation_id,
+)
+from fake_bank.outcomes import (
+    FAILURE_REASONS,
+    POLICY_OUTCOMES,
+    Outcome,
+    as_policy_outcome,
+    outcome_for,
+)
+from fake_bank.representations import payout_json, transfer_event_json, webhook_body
+from fake_bank.selectors import policy_get
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_CURRENCIES = frozenset({"RUB", "USD", "EUR", "GBP", "CNY"})
+
+# The one table of allowed status changes; final statuses go nowhere.
+PAYOUT_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    BankPayoutStatus.PROCESSING: frozenset(
+        {BankPayoutStatus.PAID, BankPayoutStatus.FAILED, BankPayoutStatus.CANCELED}
+    ),
+    BankPayoutStatus.PAID: frozenset(),
+    BankPayoutStatus.FAILED: frozenset(),
+    BankPayoutStatus.CANCELED: frozenset(),
+}
+_WEBHOOK_TYPE_FOR_STATUS: Mapping[str, WebhookType] = {
+    BankPayoutStatus.PAID: WebhookType.PAYOUT_PAID,
+    BankPayoutStatus.FAILED: WebhookType.PAYOUT_FAILED,
+    BankPayoutStatus.CANCELED: WebhookType.PAYOUT_CANCELED,
+}
+
+_ACCOUNT_NUMBER = re.compile(r"[0-9]{20}")
+_BIC = re.compile(r"04[0-9]{7}")
+# The Bank of Russia's control-key weights over 3 BIC-derived digits + the 20-digit account.
+_CONTROL_KEY_WEIGHTS = ((7, 1, 3) * 8)[:23]
+
+
+# --- Payouts ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def bank_payout_submit(
+    *, reference: str, amount: int, currency: str, recipient: Mapping[str, str], description: str = ""
+) -> BankPayout:
+    """Accept a payout in ``processing`` and queue its execution, after commit, with the policy's delay.
+
+    ``recipient`` is ``{"name", "account_number", "bic"}`` or ``{"name", "iban"}`` (the API checks
+    the shape). Not idempotent by itself: the API runs it under the request's idempotency key.
+
+    Raises ``PayoutRefusedError`` (nothing is created) for an unsupported currency
+    (``invalid_currency``), an account that fails its checks or ends in 0002 (``invalid_account``);
+    ``DuplicateReferenceError`` when a payout with this reference exists; ``InvalidRequestError``
+    for a non-positive amount.
+    """
+    if amount <= 0:
+        raise InvalidRequestError("amount must be a positive integer of minor units")
+    if currency not in SUPPORTED_CURRENCIES:
+        raise PayoutRefusedError(f"the bank does not pay out in {currency}", code="invalid_currency")
+    _recipient_check(recipient)
+    policy = policy_get()
+    outcome = _outcome(recipient, policy)
+    if outcome.refusal_code is not None:
+        raise PayoutRefusedError(FAILURE_REASONS[outcome.refusal_code], code=outcome.refusal_code)
+    try:
+        with transaction.atomic():
+            payout = BankPayout.objects.create(
+                reference=reference,
+                amount=amount,
+                currency=currency,
+                recipient=dict(recipient),
+                description=description,
+            )
+    except IntegrityError:
+        raise DuplicateReferenceError(
+            f"a payout with reference {reference!r} was already submitted under another key"
+        ) from None
+    _queue_execution(payout.id, countdown=policy.execution_delay_seconds)
+    return payout
+
+
+@transaction.atomic
+def bank_payout_execute(*, payout_id: str) -> BankPayout:
+    """Execute a payout still in ``processing``: paid, or failed with its code and reason, and the
+    webhook announcing it; nothing when its outcome holds it (the ``manual`` policy, ending 0007).
+
+    Locks the row; a no-op for a payout that is no longer ``processing``, so running it twice is
+    safe. Raises ``NotFoundError``.
+    """
+    payout = _payout_lock(payout_id)
+    if payout.status != BankPayoutStatus.PROCESSING:
+        return payout
+    outcome = _outcome(payout.recipient, policy_get())
+    if outcome.execution == "pay":
+        return _payout_transition(payout, to=BankPayoutStatus.PAID, webhook_copies=outcome.webhook_copies)
+    if outcome.execution == "fail":
+        return _payout_transition(
+            payout,
+            to=BankPayoutStatus.FAILED,
+            failure_code=outcome.failure_code,
+            webhook_copies=outcome.webhook_copies,
+        )
+    return payout
+
+
+@transaction.atomic
+def bank_payout_pay(*, payout_id: str) -> BankPayout:
+    """A person pays a ``processing`` payout; a ``payout.paid`` webhook follows.
+
+    A no-op when it is already paid. Raises ``PayoutStateError`` for a failed or canceled payout,
+    ``NotFoundError``.
+    """
+    return _payout_transition(_payout_lock(payout_id), to=BankPayoutStatus.PAID)
+
+
+@transaction.atomic
+def bank_payout_fail(*, payout_id: str, failure_code: str) -> BankPayout:
+    """A person fails a ``processing`` payout with one of the bank's failure codes; a
+    ``payout.failed`` webhook follows.
+
+    A no-op when it is already failed. Raises ``InvalidRequestError`` for an unknown code,
+    ``PayoutStateError`` for a paid or canceled payout, ``NotFoundError``.
+    """
+    if failure_code not in FAILURE_REASONS:
+        raise InvalidRequestError(f"unknown failure code {failure_code!r}")
+    return _payout_transition(_payout_lock(payout_id), to=BankPayoutStatus.FAILED, failure_code=failure_code)
+
+
+@transaction.atomic
+def bank_payout_cancel(*, payout_id: str) -> BankPayout:
+    """Cancel a payout the bank has not executed; a ``payout.canceled`` webhook follows.
+
+    A no-op for a canceled payout. Raises ``PayoutAlreadyExecutedError`` once it is paid or
+    failed, ``NotFoundError``.
+    """
+    payout = _payout_lock(payout_id)
+    if payout.status in (BankPayoutStatus.PAID, BankPayoutStatus.FAILED):
+        raise PayoutAlreadyExecutedError(f"payout {payout.id} is already {payout.status}")
+    return _payout_transition(payout, to=BankPayoutStatus.CANCELED)
+
+
+@transaction.atomic
+def bank_payout_drop_next_webhook(*, payout_id: str) -> BankPayout:
+    """Make the next webhook about this payout get lost: recorded as dropped, never sent.
+
+    Idempotent (the flag is set once and consumed by the next webhook). Raises ``NotFoundError``.
+    """
+    payout = _payout_lock(payout_id)
+    if not payout.drop_next_webhook:
+        payout.drop_next_webhook = True
+        payout.save(update_fields=["drop_next_webhook"])
+    return payout
+
+
+def _payout_transition(
+    payout: BankPayout, *, to: str, failure_code: str | None = None, webhook_copies: int = 1
+) -> BankPayout:
+    """The one place that assigns a payout's status. ``payout`` is locked by the caller.
+
+    A no-op when the payout already has status ``to``; raises ``PayoutStateError`` for a move the
+    table does not allow. Creates the webhook announcing the change in the same transaction.
+    """
+    if payout.status == to:
+        return payout
+    if to not in PAYOUT_TRANSITIONS[payout.status]:
+        raise PayoutStateError(f"payout {payout.id} is {payout.status}; it cannot become {to}")
+    now = timezone.now()
+    payout.status = to
+    if to == BankPayoutStatus.FAILED:
+        assert failure_code is not None, "a failed payout needs a failure code"
+        payout.failure_code = failure_code
+        payout.failure_reason = FAILURE_REASONS[failure_code]
+    if to in (BankPayoutStatus.PAID, BankPayoutStatus.FAILED):
+        payout.executed_at = now
+    payout.save(update_fields=["status", "failure_code", "failure_reason", "executed_at"])
+    _webhook_create(
+        event_type=_WEBHOOK_TYPE_FOR_STATUS[to],
+        data=payout_json(payout),
+        occurred_at=now,
+        payout=payout,
+        copies=webhook_copies,
+    )
+    logger.info("fake bank payout %s is %s", payout.id, to)
+    return payout
+
+
+def _payout_lock(payout_id: str) -> BankPayout:
+    try:
+        return BankPayout.objects.select_for_update().get(pk=payout_id)
+    except BankPayout.DoesNotExist:
+        raise NotFoundError(f"no payout with id {payout_id!r}") from None
+
+
+def _outcome(recipient: Mapping[str, object], policy: BankPolicy) -> Outcome:
+    return outcome_for(
+        recipient=recipient,
+        policy_outcome=as_policy_outcome(policy.outcome),
+        policy_failure_code=policy.failure_code,
+    )
+
+
+def _recipient_check(recipient: Mapping[str, str]) -> None:
+    """The bank's own checks of the account; raises ``PayoutRefusedError`` (``invalid_account``)."""
+    iban = recipient.get("iban")
+    if iban is not None:
+        if not stdnum_iban.is_valid(iban):
+            raise PayoutRefusedError("the IBAN is not valid", code="invalid_account")
+        return
+    account, bic = recipient.get("account_number", ""), recipient.get("bic", "")
+    if not _BIC.fullmatch(bic):
+        raise PayoutRefusedError("a Russian BIC is 9 digits starting with 04", code="invalid_account")
+    if not _ACCOUNT_NUMBER.fullmatch(account):
+        raise PayoutRefusedError("an account number is 20 digits", code="invalid_account")
+    # A credit institution's account is keyed with the BIC's last three digits; a cash settlement
+    # centre's (BIC ending 000-002) with "0" and the BIC's 5th and 6th digits.
+    prefix = "0" + bic[4:6] if bic[6:9] in {"000", "001", "002"} else bic[6:9]
+    digits = prefix + account
+    if sum(int(d) * w for d, w in zip(digits, _CONTROL_KEY_WEIGHTS, strict=True)) % 10 != 0:
+        raise PayoutRefusedError(
+            "the account number does not match the BIC (control key check failed)", code="invalid_account"
+        )
+
+
+def _queue_execution(payout_id: str, *, countdown: float) -> None:
+    from fake_bank.tasks import execute_payout
+
+    transaction.on_commit(
+        lambda: execute_payout.apply_async(kwargs={"payout_id": payout_id}, countdown=countdown)
+    )
+
+
+# --- The policy ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_update(
+    *, outcome: str, failure_code: str | None = None, execution_delay_seconds: float | None = None
+) -> BankPolicy:
+    """Set what happens to payouts executed from now on (those without a magic account ending).
+
+    ``failed`` without a code fails with ``declined``; the delay is kept when not given. Raises
+    ``InvalidRequestError`` for an unknown outcome or code, a code without ``failed``, a negative
+    or non-finite delay.
+    """
+    if outcome not in POLICY_OUTCOMES:
+        raise InvalidRequestError(f"the outcome is one of {', '.join(POLICY_OUTCOMES)}, not {outcome!r}")
+    if outcome == "failed":
+        failure_code = failure_code or "declined"
+        if failure_code not in FAILURE_REASONS:
+            raise InvalidRequestError(f"unknown failure code {failure_code!r}")
+    elif failure_code:
+        raise InvalidRequestError("a failure code goes with the outcome 'failed' only")
+    else:
+        failure_code = None
+    policy = policy_get()
+    policy = BankPolicy.objects.select_for_update().get(pk=policy.pk)
+    if execution_delay_seconds is not None:
+        if not 0 <= execution_delay_seconds < float("inf"):
+            raise InvalidRequestError("the execution delay is a number of seconds, 0 or more")
+        policy.execution_delay_seconds = execution_delay_seconds
+    policy.outcome = outcome
+    policy.failure_code = failure_code
+    policy.save()
+    return policy
+
+
+# --- Incoming transfers ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def incoming_transfer_create(
+    *, payer_inn: str, amount: int, currency: str, document_number: str, document_date: date
+) -> IncomingTransfer:
+    """Record money a payer sent to the service's account and announce it with a signed
+    ``transfer.incoming`` webhook, delivered after commit (one operation, one ``operation_id``).
+
+    Not idempotent by itself: the API runs it under the request's idempotency key when it has one.
+    Raises ``InvalidRequestError`` for a non-positive amount or an unsupported currency.
+    """
+    if amount <= 0:
+        raise InvalidRequestError("amount must be a positive integer of minor units")
+    if currency not in SUPPORTED_CURRENCIES:
+        raise InvalidRequestError(f"currency: the bank does not hold {currency!r}")
+    now = timezone.now()
+    transfer = IncomingTransfer(
+        payer_inn=payer_inn,
+        amount=amount,
+        currency=currency,
+        document_number=document_number,
+        document_date=document_date,
+        created_at=now,
+    )
+    transfer.webhook = _webhook_create(
+        event_type=WebhookType.TRANSFER_INCOMING,
+        data=transfer_event_json(transfer),
+        occurred_at=now,
+        payout=None,
+    )
+    transfer.save(force_insert=True)
+    return transfer
+
+
+# --- Webhooks --------------------------------------------------------------------------------
+
+
+def _webhook_create(
+    *,
+    event_type: WebhookType,
+    data: dict[str, object],
+    occurred_at: datetime,
+    payout: BankPayout | None,
+    copies: int = 1,
+) -> Webhook:
+    """Store a webhook and queue ``copies`` deliveries after commit (none when it is dropped).
+
+    A payout flagged ``drop_next_webhook`` (locked by the caller) loses this webhook and the flag.
+    """
+    dropped = copies == 0
+    if payout is not None and payout.drop_next_webhook:
+        dropped = True
+        payout.drop_next_webhook = False
+        payout.save(update_fields=["drop_next_webhook"])
+    operation_id = new_operation_id()
+    webhook = Webhook.objects.create(
+        operation_id=operation_id,
+        type=event_type,
+        body=webhook_body(
+            event_type=event_type, operation_id=operation_id, occurred_at=occurred_at, data=data
+        ),
+        payout=payout,
+        created_at=occurred_at,
+        dropped=dropped,
+        delivery_count=0 if dropped else copies,
+    )
+    if dropped:
+        logger.info("fake bank webhook %s %s dropped on purpose", event_type, operation_id)
+    for delivery in range(1, webhook.delivery_count + 1):
+        webhook_delivery_queue(webhook_id=webhook.pk, delivery=delivery)
+    return webhook
+
+
+@transaction.atomic
+def webhook_resend(*, webhook_id: int) -> Webhook:
+    """Deliver a webhook again: the same message (``webhook-id``, ``operation_id``, body) with a new
+    timestamp and signature, retried on the usual schedule; queued after commit.
+
+    Works for a dropped webhook too: that is how a person delivers a "lost" message late.
+    Raises ``NotFoundError``.
+    """
+    webhook = _webhook_lock(webhook_id)
+    webhook.delivery_count += 1
+    webhook.save(update_fields=["delivery_count"])
+    webhook_delivery_queue(webhook_id=webhook.pk, delivery=webhook.delivery_count)
+    return webhook
+
+
+@transaction.atomic
+def webhook_send_tampered(*, webhook_id: int) -> Webhook:
+    """Deliver one copy of a webhook whose body is altered after signing (the amount multiplied by
+    100), which the receiver must refuse. One attempt, never retried; it does not change the
+    webhook's delivered or failed state. Raises ``NotFoundError``.
+    """
+    webhook = _webhook_lock(webhook_id)
+    webhook.delivery_count += 1
+    webhook.save(update_fields=["delivery_count"])
+    webhook_delivery_queue(webhook_id=webhook.pk, delivery=webhook.delivery_count, tampered=True)
+    return webhook
+
+
+def _webhook_lock(webhook_id: int) -> Webhook:
+    try:
+        return Webhook.objects.select_for_update().get(pk=webhook_id)
+    except Webhook.DoesNotExist:
+        raise NotFoundError(f"no webhook with id {webhook_id!r}") from None
