@@ -7,7 +7,7 @@ PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
 .PHONY: help install lock services db migrate keys seed run web worker bank-worker beat test check lint format \
-        typecheck imports docker-lint schema e2e bench screenshots ledger-check clean
+        typecheck imports docker-lint schema screenshots ledger-check clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +43,7 @@ seed: migrate keys  ## Create the demo organisation, print its API key, fund it 
 	@mkdir -p var
 	@$(PY) manage.py seed_demo | tee var/seed.log
 	@tail -n 1 var/seed.log > var/demo-api-key
+	$(PY) manage.py fake_bank_send_transfer --inn 7707083893 --amount 100000.00 --document-number DEMO-SEED --once
 
 run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulated bank.
 	@echo "API on http://127.0.0.1:8000/api/docs/ , bank at http://127.0.0.1:8000/fake-bank/ ; demo key: $$(cat var/demo-api-key)"
@@ -85,6 +86,9 @@ schema: install  ## Validate the OpenAPI schema.
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 check: lint typecheck imports docker-lint schema test  ## Everything CI runs, in CI's order.
+
+ledger-check: install  ## Verify the ledger's invariants against the development database.
+	$(PY) manage.py ledger_check
 
 clean:  ## Remove the virtualenv, caches and generated files.
 	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache var staticfiles

@@ -9,12 +9,22 @@ from django.db.models import Prefetch, Q, QuerySet
 from payouts.models import AccountKind, LedgerAccount, LedgerEntry, Organization, Payout, PayoutEvent
 
 
+def _with_events(queryset: QuerySet[Payout]) -> QuerySet[Payout]:
+    return queryset.prefetch_related(
+        Prefetch("events", queryset=PayoutEvent.objects.order_by("created_at", "id"))
+    )
+
+
+def payout_for_idempotent_response(*, payout_id: UUID) -> Payout:
+    """The payout a create request (or its replay) answers with, even when it was deleted since:
+    a replay returns the same payout, as the first answer did."""
+    return _with_events(Payout.objects.all()).get(pk=payout_id)
+
+
 def payouts_visible_to(*, organization: Organization | None) -> QuerySet[Payout]:
     """Payouts the caller may see: an organisation's own, or all for an operator (None). Hidden
     (deleted) payouts are never returned. Events are prefetched in one query."""
-    queryset = Payout.objects.filter(hidden_at__isnull=True).prefetch_related(
-        Prefetch("events", queryset=PayoutEvent.objects.order_by("created_at", "id"))
-    )
+    queryset = _with_events(Payout.objects.filter(hidden_at__isnull=True))
     if organization is not None:
         queryset = queryset.filter(organization=organization)
     return queryset

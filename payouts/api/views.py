@@ -84,7 +84,7 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
         payout, created = services.payout_create(
             organization=organization, idempotency_key=idempotency_key, request=serializer.to_request()
         )
-        payout = selectors.payout_get_visible(organization=organization, payout_id=payout.pk)
+        payout = selectors.payout_for_idempotent_response(payout_id=payout.pk)
         return Response(
             PayoutSerializer(payout).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

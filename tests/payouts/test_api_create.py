@@ -160,3 +160,18 @@ def test_create_payout_simultaneous_requests_with_one_key_make_one_payout_and_on
     assert Payout.objects.count() == 1
     assert PayoutEvent.objects.count() == 1
     assert queued == list(ids)
+
+
+@pytest.mark.django_db
+def test_create_payout_replay_after_delete_returns_the_same_payout(
+    api: APIClient, payout_body: dict[str, Any]
+) -> None:
+    first = post(api, payout_body)
+    assert api.delete(f"/api/payouts/{first.json()['id']}/").status_code == 204
+
+    replay = post(api, payout_body)
+
+    assert replay.status_code == 200
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.json()["status"] == "canceled"
+    assert Payout.objects.count() == 1
