@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -93,3 +94,18 @@ class CallerRateThrottle(SimpleRateThrottle):
         if user is None or not getattr(user, "is_authenticated", False):
             return None
         return self.cache_format % {"scope": self.scope, "ident": user.pk}
+
+
+class OrganizationAPIKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Documents `Authorization: Api-Key <key>` in the OpenAPI schema."""
+
+    target_class = "payouts.api.auth.OrganizationAPIKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`: the key printed by `manage.py create_api_key <inn>`.",
+        }

@@ -107,6 +107,7 @@ class BalanceApi(GenericAPIView[Any]):
 
 
 class BalanceHistoryApi(GenericAPIView[LedgerEntry]):
+    queryset = LedgerEntry.objects.none()  # for the schema; the rows come from the selector
     serializer_class = LedgerEntrySerializer
     pagination_class = NewestFirstCursorPagination
 
