@@ -28,6 +28,9 @@ def bank_webhook(request: HttpRequest) -> JsonResponse:
         return _refuse(
             413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
         )
+    if not settings.BANK_WEBHOOK_PUBLIC_KEYS:
+        logger.error("bank_webhook.no_public_keys_configured")
+        return _refuse(503, "webhooks_not_configured", "No bank public key is configured; try again later.")
     webhook_id = request.headers.get("webhook-id")
     try:
         verify(

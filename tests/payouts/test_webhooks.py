@@ -251,3 +251,11 @@ def test_fifty_identical_webhooks_at_once_have_exactly_one_effect(bank_keys: lis
     assert BankWebhookEvent.objects.filter(operation_id="op_storm").count() == 1
     assert PayoutEvent.objects.filter(payout=payout, to_status=S.PAID).count() == 1
     assert Payout.objects.get(pk=payout.pk).status == S.PAID
+
+
+@pytest.mark.django_db
+def test_webhook_without_configured_public_keys_is_503_and_writes_nothing(settings: Any) -> None:
+    secret, _ = generate_keypair()
+    settings.BANK_WEBHOOK_PUBLIC_KEYS = []
+    response = deliver(event(PayoutFactory(status=S.SUBMITTED)), [secret])
+    _refused(response, 503, "webhooks_not_configured")

@@ -1,0 +1,84 @@
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import structlog
+from celery.signals import task_prerun
+
+from config.celery import app
+
+
+def test_celery_is_at_least_once_json_only_one_task_at_a_time() -> None:
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.accept_content == ["json"]
+    assert conf.task_serializer == "json"
+    assert conf.task_time_limit and conf.task_soft_time_limit
+
+
+def test_visibility_timeout_outlasts_every_countdown_we_schedule(settings: Any) -> None:
+    visibility = app.conf.broker_transport_options["visibility_timeout"]
+    assert visibility > settings.BANK_SUBMIT_RETRY_MAX_SECONDS
+    longest_bank_retry = 86400 * 0.01  # the simulator's last webhook retry at the development scale
+    assert visibility > longest_bank_retry
+
+
+def test_each_task_starts_with_a_fresh_log_context() -> None:
+    structlog.contextvars.bind_contextvars(payout_id="left-over-from-another-task")
+    task_prerun.send(sender=None, task_id="t-1", task=app.tasks["payouts.tasks.process_payout"])
+    context = structlog.contextvars.get_contextvars()
+    assert "payout_id" not in context
+    assert context["task_id"] == "t-1"
+    structlog.contextvars.clear_contextvars()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY"),
+        ({"SECRET_KEY": "s", "DEBUG": "true", "ALLOWED_HOSTS": "example.com"}, "DEBUG"),
+        ({"SECRET_KEY": "s", "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+    ],
+    ids=["no-secret", "debug-on", "no-hosts"],
+)
+def test_production_settings_refuse_to_start_when_unsafe(env: dict[str, str], message: str) -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings.production"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_settings_start_when_configured() -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "s" * 50,
+        "ALLOWED_HOSTS": "payouts.example.com",
+    }
+    env.pop("DEBUG", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import django; django.setup(); from django.conf import settings as s; "
+                "print(s.DEBUG, s.FAKE_BANK_ENABLED, s.LOG_JSON)"
+            ),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "True"]
