@@ -1,14 +1,13 @@
-import threading
 from decimal import Decimal
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from payouts import tasks
 from payouts.models import Organization, Payout, PayoutEvent
+from tests.concurrency import run_at_once
 from tests.conftest import client_for
 
 URL = "/api/payouts/"
@@ -131,28 +130,16 @@ def test_create_payout_simultaneous_requests_with_one_key_make_one_payout_and_on
     # given ten clients sending the same request with the same key at the same instant
     threads_count = 10
     clients = [client_for(organization) for _ in range(threads_count)]
-    barrier = threading.Barrier(threads_count)
-    statuses: list[int] = []
-    ids: set[str] = set()
     queued: list[str] = []
-    lock = threading.Lock()
 
-    def send(client: APIClient) -> None:
-        barrier.wait()
-        try:
-            response = post(client, payout_body, key="same-key")
-            with lock:
-                statuses.append(response.status_code)
-                ids.add(response.json()["id"])
-        finally:
-            connection.close()
+    def send(i: int) -> tuple[int, str]:
+        response = post(clients[i], payout_body, key="same-key")
+        return response.status_code, response.json()["id"]
 
     with mock.patch.object(tasks.process_payout, "delay", side_effect=queued.append):
-        threads = [threading.Thread(target=send, args=(c,)) for c in clients]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = run_at_once(send, threads_count)
+    statuses = [status for status, _ in results]
+    ids = {payout_id for _, payout_id in results}
 
     # then one payout, one 201, the rest replays of it, and one task
     assert sorted(statuses) == [200] * (threads_count - 1) + [201]

@@ -1,13 +1,12 @@
 """The ledger: holds, settlement and release exactly once, incoming transfers, balances, invariants."""
 
-import threading
 from decimal import Decimal
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from rest_framework.test import APIClient
 
@@ -27,6 +26,7 @@ from payouts.models import (
 from payouts.transfers import IncomingTransferAlreadyCredited, incoming_transfer_assign
 from payouts.transitions import payout_transition
 from tests.bank_doubles import signed_webhook
+from tests.concurrency import run_at_once
 from tests.conftest import client_for
 from tests.factories import VALID_ACCOUNT, OrganizationFactory, PayoutFactory, fund
 
@@ -182,24 +182,7 @@ def test_fifty_simultaneous_payouts_against_funds_for_ten(db: Any) -> None:
     fund(organization, "1000.00")
     count = 50
     clients = [client_for(organization) for _ in range(count)]
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def send(i: int) -> None:
-        barrier.wait()
-        try:
-            response = create(clients[i], "100.00", f"key-{i}")
-            with lock:
-                statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_at_once(lambda i: create(clients[i], "100.00", f"key-{i}").status_code, count)
 
     # then ten are created, forty are refused, and nothing is left
     assert statuses.count(201) == 10
@@ -297,21 +280,7 @@ def test_fifty_identical_incoming_transfer_webhooks_at_once_credit_once(bank_key
     organization = OrganizationFactory(inn="7728168971", name="Lean LLC")
     raw, headers = signed_webhook(incoming_event(organization.inn, "op_storm"), secret_keys=bank_keys)
     count = 50
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
-
-    def send() -> None:
-        barrier.wait()
-        try:
-            statuses.append(post_webhook(raw, headers).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_at_once(lambda _: post_webhook(raw, headers).status_code, count)
 
     assert statuses == [200] * count
     assert IncomingTransfer.objects.count() == 1

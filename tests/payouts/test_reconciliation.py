@@ -1,13 +1,11 @@
 """The reconciler: stale payouts are looked up at the bank and brought to the bank's state."""
 
-import threading
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -16,6 +14,7 @@ from payouts.models import Organization, Payout, PayoutEvent, PayoutStatus
 from payouts.reconciliation import payout_reconcile, payouts_claim_stale
 from payouts.transitions import IN_FLIGHT_STATUSES
 from tests.bank_doubles import bank_payout_json
+from tests.concurrency import run_at_once
 from tests.factories import PayoutFactory
 
 S = PayoutStatus
@@ -110,21 +109,9 @@ def test_claim_takes_only_stale_payouts_and_not_twice_within_the_threshold() -> 
 def test_two_sweeps_at_once_never_claim_the_same_payout() -> None:
     with time_machine.travel(timezone.now() - timedelta(minutes=5), tick=False):
         payouts = [PayoutFactory(status=S.SUBMITTED) for _ in range(30)]
-    barrier = threading.Barrier(2)
-    claimed: list[list[Any]] = []
-
-    def sweep() -> None:
-        barrier.wait()
-        try:
-            claimed.append(payouts_claim_stale(statuses=IN_FLIGHT_STATUSES, older_than_seconds=60))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed = run_at_once(
+        lambda _: payouts_claim_stale(statuses=IN_FLIGHT_STATUSES, older_than_seconds=60), count=2
+    )
 
     assert set(claimed[0]).isdisjoint(claimed[1])
     assert set(claimed[0]) | set(claimed[1]) == {p.pk for p in payouts}

@@ -1,13 +1,11 @@
-import threading
 from itertools import product
-from typing import Any
 
 import pytest
-from django.db import connection
 
 from payouts.errors import InvalidTransition
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
-from payouts.transitions import ALLOWED_TRANSITIONS, FINAL_STATUSES, payout_transition
+from payouts.transitions import ALLOWED_TRANSITIONS, FINAL_STATUSES, TransitionResult, payout_transition
+from tests.concurrency import run_at_once
 from tests.factories import PayoutFactory
 
 S = PayoutStatus
@@ -92,23 +90,14 @@ def test_transition_records_bank_reference_once() -> None:
 def test_transition_race_between_threads_has_exactly_one_winner(targets: tuple[S, S]) -> None:
     # given a submitted payout and two threads wanting different final states at the same instant
     payout = PayoutFactory(status=S.SUBMITTED)
-    barrier = threading.Barrier(len(targets))
-    outcomes: dict[S, Any] = {}
 
-    def move(target: S) -> None:
-        barrier.wait()
+    def move(i: int) -> tuple[S, TransitionResult | InvalidTransition]:
         try:
-            outcomes[target] = payout_transition(payout_id=payout.pk, to_status=target, actor=Actor.BANK)
+            return targets[i], payout_transition(payout_id=payout.pk, to_status=targets[i], actor=Actor.BANK)
         except InvalidTransition as exc:
-            outcomes[target] = exc
-        finally:
-            connection.close()
+            return targets[i], exc
 
-    threads = [threading.Thread(target=move, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = dict(run_at_once(move, len(targets)))
 
     # then exactly one applied, the loser saw the winner's state, and one event was written
     winners = [t for t, outcome in outcomes.items() if not isinstance(outcome, Exception)]

@@ -1,17 +1,16 @@
 """The bank's webhook receiver: signature, body, deduplication, routing, anomalies."""
 
 import json
-import threading
 import time
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from payouts.models import BankWebhookEvent, Payout, PayoutEvent, PayoutStatus, WebhookOutcome
 from provider.signatures import generate_keypair
 from tests.bank_doubles import bank_payout_json, signed_webhook
+from tests.concurrency import run_at_once
 from tests.factories import PayoutFactory
 
 URL = "/api/webhooks/bank/"
@@ -226,24 +225,12 @@ def test_fifty_identical_webhooks_at_once_have_exactly_one_effect(bank_keys: lis
     payout = PayoutFactory(status=S.SUBMITTED)
     raw, headers = signed_webhook(event(payout, operation_id="op_storm"), secret_keys=bank_keys)
     count = 50
-    barrier = threading.Barrier(count)
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
 
-    def send() -> None:
-        barrier.wait()
-        try:
-            response = Client().post(URL, raw, content_type="application/json", **headers)
-            with lock:
-                results.append({"status": response.status_code, **json.loads(response.content)})
-        finally:
-            connection.close()
+    def send(_: int) -> dict[str, Any]:
+        response = Client().post(URL, raw, content_type="application/json", **headers)
+        return {"status": response.status_code, **json.loads(response.content)}
 
-    threads = [threading.Thread(target=send) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(send, count)
 
     # then every delivery is acknowledged, exactly one applied, one event row, one status change
     assert [r["status"] for r in results] == [200] * count
