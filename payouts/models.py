@@ -8,6 +8,8 @@ from rest_framework_api_key.models import AbstractAPIKey
 
 from payouts.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
+BANK_REFERENCE_MAX_LENGTH = 64
+
 
 class Organization(models.Model):
     """A client of the service, identified by its INN (Russian taxpayer number)."""
@@ -66,7 +68,7 @@ class Payout(models.Model):
     failure_reason = models.CharField(max_length=500, blank=True, default="")
     idempotency_key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
-    bank_reference = models.CharField(max_length=64, blank=True, default="")
+    bank_reference = models.CharField(max_length=BANK_REFERENCE_MAX_LENGTH, blank=True, default="")
     # Set by DELETE: the payout disappears from the API but stays for audit (and the ledger).
     hidden_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from payouts.bank import bank_client
 from payouts.errors import InvalidTransition
-from payouts.models import Actor, Payout, PayoutStatus
+from payouts.models import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutStatus
 from payouts.services import payout_submit
-from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
+from payouts.transitions import IN_FLIGHT_STATUSES, payout_apply_bank_status
 from provider.errors import ProviderError
 from provider.types import BankPayout, BankPayoutStatus
 
@@ -81,14 +81,17 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
 
 def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
     target = BANK_TO_PAYOUT_STATUS[bank_payout.status]
+    if len(bank_payout.id) > BANK_REFERENCE_MAX_LENGTH:
+        logger.error("reconcile.bank_reference_too_long", bank_reference=bank_payout.id[:200])
+        return
     try:
-        payout_transition(
+        payout_apply_bank_status(
             payout_id=payout.pk,
             to_status=target,
             actor=Actor.RECONCILER,
             reason=f"bank reports {bank_payout.status}",
             failure_code=bank_payout.failure_code or "",
-            failure_reason=(bank_payout.failure_reason or "")[:500],
+            failure_reason=bank_payout.failure_reason or "",
             bank_reference=bank_payout.id,
         )
     except InvalidTransition as exc:

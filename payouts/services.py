@@ -173,10 +173,21 @@ def payout_update(
 
 
 def _payout_cancel(*, payout: Payout, actor: Actor, reason: str) -> None:
-    payout.refresh_from_db()
-    if payout.status != PayoutStatus.SUBMITTED:
-        payout_transition(payout_id=payout.pk, to_status=PayoutStatus.CANCELED, actor=actor, reason=reason)
+    # Decided under the row lock: a `new` payout is canceled here; one the worker has meanwhile
+    # handed to the bank is refused here and canceled only if the bank agrees.
+    try:
+        payout_transition(
+            payout_id=payout.pk,
+            to_status=PayoutStatus.CANCELED,
+            actor=actor,
+            reason=reason,
+            only_from=frozenset({PayoutStatus.NEW}),
+        )
         return
+    except InvalidTransition as exc:
+        if exc.current != PayoutStatus.SUBMITTED:
+            raise
+    payout.refresh_from_db()
     # Money is at the bank: only the bank can stop it. Ask outside any transaction.
     try:
         bank_payout = bank_client().cancel_payout(payout.bank_reference)
@@ -193,6 +204,7 @@ def _payout_cancel(*, payout: Payout, actor: Actor, reason: str) -> None:
         actor=actor,
         reason=reason,
         bank_reference=bank_payout.id,
+        only_from=frozenset({PayoutStatus.SUBMITTED}),
     )
 
 

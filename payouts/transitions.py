@@ -63,6 +63,7 @@ def payout_transition(
     failure_code: str = "",
     failure_reason: str = "",
     bank_reference: str = "",
+    only_from: frozenset[PayoutStatus] | None = None,
 ) -> TransitionResult:
     """Move a payout to `to_status`, or do nothing when it is already there.
 
@@ -72,7 +73,9 @@ def payout_transition(
     Idempotent: asking for the current status changes nothing and writes no event (a bank
     reference is still recorded when the row has none yet).
     Raises `InvalidTransition` (carrying the current and requested status) when the table forbids
-    the move, and `Payout.DoesNotExist` for an unknown id.
+    the move, or when `only_from` is given and the payout is in none of those statuses (a caller's
+    decision made on an earlier read is re-checked under the lock), and `Payout.DoesNotExist` for
+    an unknown id.
     """
     payout = Payout.objects.select_for_update().get(pk=payout_id)
     current = PayoutStatus(payout.status)
@@ -84,7 +87,7 @@ def payout_transition(
             payout.save(update_fields=["bank_reference", "updated_at"])
         log.info("payout.transition.noop")
         return TransitionResult(payout=payout, changed=False, previous_status=current)
-    if not is_allowed(current, to_status):
+    if not is_allowed(current, to_status) or (only_from is not None and current not in only_from):
         log.warning("payout.transition.refused")
         raise InvalidTransition(current=current, requested=to_status)
 
@@ -93,8 +96,8 @@ def payout_transition(
     setattr(payout, _MILESTONE_FIELDS[to_status], now)
     update_fields = ["status", _MILESTONE_FIELDS[to_status], "updated_at"]
     if to_status == S.FAILED:
-        payout.failure_code = failure_code or "unknown"
-        payout.failure_reason = failure_reason
+        payout.failure_code = (failure_code or "unknown")[:64]
+        payout.failure_reason = failure_reason[:500]
         update_fields += ["failure_code", "failure_reason"]
     if bank_reference and not payout.bank_reference:
         payout.bank_reference = bank_reference
@@ -109,3 +112,44 @@ def payout_transition(
         ledger.hold_void(payout=payout)
     log.info("payout.transition.applied", reason=reason)
     return TransitionResult(payout=payout, changed=True, previous_status=current)
+
+
+@transaction.atomic
+def payout_apply_bank_status(
+    *,
+    payout_id: UUID | str,
+    to_status: PayoutStatus,
+    actor: Actor,
+    bank_reference: str,
+    reason: str,
+    failure_code: str = "",
+    failure_reason: str = "",
+) -> TransitionResult:
+    """Apply what the bank says about a payout it knows (a webhook, or the reconciler's lookup).
+
+    A payout still `processing` on our side is first recorded as `submitted` (the bank has it, under
+    `bank_reference`) when the table has no direct move to the bank's status, so that, for example,
+    a payout the bank canceled before our own submit call returned is released, not stuck.
+    """
+    payout = Payout.objects.select_for_update().get(pk=payout_id)
+    if (
+        payout.status == S.PROCESSING
+        and to_status != S.PROCESSING
+        and not is_allowed(S.PROCESSING, to_status)
+    ):
+        payout_transition(
+            payout_id=payout.pk,
+            to_status=S.SUBMITTED,
+            actor=actor,
+            reason="the bank reports it has the payout",
+            bank_reference=bank_reference,
+        )
+    return payout_transition(
+        payout_id=payout.pk,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        failure_code=failure_code,
+        failure_reason=failure_reason,
+        bank_reference=bank_reference,
+    )

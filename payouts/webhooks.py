@@ -16,10 +16,17 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from payouts.errors import InvalidTransition
 from payouts.inn import normalize_inn
-from payouts.models import Actor, BankWebhookEvent, Payout, PayoutStatus, WebhookOutcome
+from payouts.models import (
+    BANK_REFERENCE_MAX_LENGTH,
+    Actor,
+    BankWebhookEvent,
+    Payout,
+    PayoutStatus,
+    WebhookOutcome,
+)
 from payouts.money import CURRENCY_EXPONENTS, from_minor_units, to_minor_units
 from payouts.transfers import incoming_transfer_receive
-from payouts.transitions import payout_transition
+from payouts.transitions import payout_apply_bank_status
 
 logger = structlog.get_logger(__name__)
 
@@ -54,8 +61,7 @@ class BankEvent:
             raise MalformedWebhook("`operation_id` must be a string of 1-128 characters.")
         if not isinstance(data, dict):
             raise MalformedWebhook("`data` must be an object.")
-        occurred_raw = payload.get("occurred_at")
-        occurred_at = parse_datetime(occurred_raw) if isinstance(occurred_raw, str) else None
+        occurred_at = _datetime_or_none(payload.get("occurred_at"))
         return cls(
             webhook_id=webhook_id,
             event_type=event_type,
@@ -168,13 +174,13 @@ def _payout_event(event: BankEvent, target: PayoutStatus) -> Handled:
     if mismatch:
         return Handled(WebhookOutcome.ANOMALY, payout=payout, anomaly=mismatch)
     try:
-        result = payout_transition(
+        result = payout_apply_bank_status(
             payout_id=payout.pk,
             to_status=target,
             actor=Actor.BANK,
             reason=f"bank {event.event_type} ({event.operation_id})",
             failure_code=str(data.get("failure_code") or ""),
-            failure_reason=str(data.get("failure_reason") or "")[:500],
+            failure_reason=str(data.get("failure_reason") or ""),
             bank_reference=str(data.get("id") or ""),
         )
     except InvalidTransition as exc:
@@ -202,6 +208,8 @@ def _mismatch(payout: Payout, data: dict[str, Any]) -> str:
             f"payout is {expected_minor} {payout.currency}"
         )
     bank_id = data.get("id")
+    if not isinstance(bank_id, str) or not 1 <= len(bank_id) <= BANK_REFERENCE_MAX_LENGTH:
+        return f"bank payout id {bank_id!r} is missing or longer than {BANK_REFERENCE_MAX_LENGTH} characters"
     if payout.bank_reference and bank_id and bank_id != payout.bank_reference:
         return f"bank reference mismatch: bank says {bank_id!r}, payout has {payout.bank_reference!r}"
     return ""
@@ -211,4 +219,12 @@ def _date_or_none(value: Any) -> date | None:
     try:
         return parse_date(value) if isinstance(value, str) else None
     except ValueError:  # well formed but not a real date
+        return None
+
+
+def _datetime_or_none(value: Any) -> datetime | None:
+    """The event's time is informational: an unparsable one must not refuse a signed event."""
+    try:
+        return parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
         return None

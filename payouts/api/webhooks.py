@@ -6,7 +6,6 @@ import structlog
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from payouts.api.errors import envelope
 from payouts.webhooks import BankEvent, bank_event_receive
@@ -16,21 +15,13 @@ logger = structlog.get_logger(__name__)
 
 
 @csrf_exempt
-@require_POST
 def bank_webhook(request: HttpRequest) -> JsonResponse:
-    declared = request.headers.get("Content-Length", "0")
-    if not declared.isdigit() or int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:
-        return _refuse(
-            413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
-        )
+    refusal = _refusal_before_reading(request)
+    if refusal is not None:
+        return refusal
     body = request.body  # the exact bytes the bank signed; never a re-serialised copy
     if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
-        return _refuse(
-            413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
-        )
-    if not settings.BANK_WEBHOOK_PUBLIC_KEYS:
-        logger.error("bank_webhook.no_public_keys_configured")
-        return _refuse(503, "webhooks_not_configured", "No bank public key is configured; try again later.")
+        return _too_large()
     webhook_id = request.headers.get("webhook-id")
     try:
         verify(
@@ -41,15 +32,34 @@ def bank_webhook(request: HttpRequest) -> JsonResponse:
             body=body,
             tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
+        event = BankEvent.from_payload(webhook_id=webhook_id or "", payload=json.loads(body))
     except WebhookVerificationError as exc:
         logger.warning("bank_webhook.refused", code=exc.code, webhook_id=webhook_id)
         return _refuse(400 if exc.code == "missing_headers" else 401, exc.code, exc.message)
-    try:
-        event = BankEvent.from_payload(webhook_id=webhook_id or "", payload=json.loads(body))
-    except ValueError as exc:  # bad JSON, bad UTF-8, or MalformedWebhook
+    except ValueError as exc:  # bad JSON, bad UTF-8, or MalformedWebhook (only after the signature held)
         return _refuse(400, "malformed_webhook", str(exc))
     outcome, duplicate = bank_event_receive(event=event)
     return JsonResponse({"received": True, "outcome": outcome, "duplicate": duplicate})
+
+
+def _refusal_before_reading(request: HttpRequest) -> JsonResponse | None:
+    if request.method != "POST":
+        response = _refuse(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
+        response["Allow"] = "POST"
+        return response
+    declared = request.headers.get("Content-Length", "0")
+    if not declared.isdigit() or int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return _too_large()
+    if not settings.BANK_WEBHOOK_PUBLIC_KEYS:
+        logger.error("bank_webhook.no_public_keys_configured")
+        return _refuse(503, "webhooks_not_configured", "No bank public key is configured; try again later.")
+    return None
+
+
+def _too_large() -> JsonResponse:
+    return _refuse(
+        413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
+    )
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:

@@ -42,11 +42,13 @@ def test_each_task_starts_with_a_fresh_log_context() -> None:
         ({}, "SECRET_KEY"),
         ({"SECRET_KEY": "s", "DEBUG": "true", "ALLOWED_HOSTS": "example.com"}, "DEBUG"),
         ({"SECRET_KEY": "s", "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": "s", "ALLOWED_HOSTS": "example.com"}, "BANK_API_TOKEN"),
     ],
-    ids=["no-secret", "debug-on", "no-hosts"],
+    ids=["no-secret", "debug-on", "no-hosts", "no-bank-token"],
 )
 def test_production_settings_refuse_to_start_when_unsafe(env: dict[str, str], message: str) -> None:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
+    unsafe = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "BANK_API_TOKEN", "FAKE_BANK_ENABLED"}
+    clean = {k: v for k, v in os.environ.items() if k not in unsafe}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings.production"},
@@ -64,6 +66,7 @@ def test_production_settings_start_when_configured() -> None:
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "s" * 50,
         "ALLOWED_HOSTS": "payouts.example.com",
+        "BANK_API_TOKEN": "bank-secret",
     }
     env.pop("DEBUG", None)
     result = subprocess.run(

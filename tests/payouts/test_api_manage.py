@@ -3,13 +3,15 @@
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from payouts.models import Organization, Payout, PayoutEvent, PayoutStatus
+from payouts import transitions
+from payouts.models import Actor, EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
 from tests.factories import PayoutFactory
 
 S = PayoutStatus
@@ -262,3 +264,49 @@ def test_delete_money_in_flight_is_409(api: APIClient, organization: Organizatio
     assert response.json()["error"]["code"] == "payout_in_flight"
     payout.refresh_from_db()
     assert payout.hidden_at is None and payout.status == status
+
+
+@pytest.mark.django_db
+def test_cancel_decided_on_a_stale_read_never_cancels_a_payout_the_bank_has(
+    api: APIClient, organization: Organization, bank_api: Any
+) -> None:
+    # given a client's cancel that read `new`, while the worker handed the payout to the bank and
+    # committed `submitted` before the cancel took the row lock
+    payout = PayoutFactory(organization=organization, status=S.NEW)
+    bank_cancel = bank_api.post("/payouts/bp_9/cancel").respond(
+        409, json={"error": {"code": "already_executed", "message": "paid"}}
+    )
+    real_transition = transitions.payout_transition
+    raced = {"done": False}
+
+    def worker_wins_the_race(**kwargs: Any) -> Any:
+        if not raced["done"]:
+            raced["done"] = True
+            real_transition(payout_id=payout.pk, to_status=S.PROCESSING, actor=Actor.WORKER)
+            real_transition(
+                payout_id=payout.pk, to_status=S.SUBMITTED, actor=Actor.WORKER, bank_reference="bp_9"
+            )
+        return real_transition(**kwargs)
+
+    with mock.patch("payouts.services.payout_transition", side_effect=worker_wins_the_race):
+        response = api.patch(detail(payout), {"status": "canceled"}, format="json")
+
+    # then the bank was asked, refused, and the payout (and its hold) carry on
+    assert bank_cancel.called
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "cancel_refused"
+    payout.refresh_from_db()
+    assert payout.status == S.SUBMITTED
+    assert not LedgerEntry.objects.filter(payout=payout).exclude(kind=EntryKind.PENDING).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cursor", ["cD1ub3QtYS1kYXRl", "bz0xJnA9eA=="], ids=["bad-position", "bad-offset"])
+def test_list_with_a_crafted_cursor_is_404_in_the_envelope(
+    api: APIClient, organization: Organization, cursor: str
+) -> None:
+    PayoutFactory(organization=organization)
+    for url in ("/api/payouts/", f"/api/organizations/{organization.inn}/balance/history/"):
+        response = api.get(url, {"cursor": cursor})
+        assert response.status_code == 404, (url, response.content)
+        assert response.json()["error"]["code"] == "not_found"

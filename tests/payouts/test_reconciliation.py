@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from payouts import tasks
-from payouts.models import Organization, Payout, PayoutEvent, PayoutStatus
+from payouts.models import EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
 from payouts.reconciliation import payout_reconcile, payouts_claim_stale
 from payouts.transitions import IN_FLIGHT_STATUSES
 from tests.bank_doubles import bank_payout_json
@@ -79,14 +79,30 @@ def test_reconcile_leaves_the_payout_when_the_bank_is_down(bank_api: Any) -> Non
 
 
 @pytest.mark.django_db
-def test_reconcile_leaves_a_bank_state_the_table_refuses(bank_api: Any, caplog: Any) -> None:
-    # given a payout we never saw submitted, which the bank says is canceled (processing -> canceled
-    # is not in the table)
+def test_reconcile_releases_a_processing_payout_the_bank_canceled(bank_api: Any) -> None:
+    # given our submit call's answer was lost (still processing), and the bank canceled the payout
     payout = PayoutFactory(status=S.PROCESSING)
-    lookup(bank_api, payout).respond(200, json=bank_payout_json(payout, status="canceled"))
+    lookup(bank_api, payout).respond(200, json=bank_payout_json(payout, status="canceled", bank_id="bp_3"))
 
-    assert reconcile(payout).status == S.PROCESSING
-    assert any(r.levelname == "ERROR" and "bank_state_refused" in r.getMessage() for r in caplog.records)
+    payout = reconcile(payout)
+
+    # then it is recorded as submitted (the bank had it), then canceled, and its hold released
+    assert payout.status == S.CANCELED
+    assert [(e.to_status, e.actor) for e in PayoutEvent.objects.filter(payout=payout)] == [
+        ("submitted", "reconciler"),
+        ("canceled", "reconciler"),
+    ]
+    hold = LedgerEntry.objects.get(payout=payout, kind=EntryKind.PENDING)
+    assert hold.resolution.kind == EntryKind.VOID_PENDING
+
+
+@pytest.mark.django_db
+def test_reconcile_skips_a_bank_id_longer_than_we_store(bank_api: Any) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+    lookup(bank_api, payout).respond(
+        200, json=bank_payout_json(payout, status="paid", bank_id="bp_" + "x" * 80)
+    )
+    assert reconcile(payout).status == S.SUBMITTED
 
 
 @pytest.mark.django_db

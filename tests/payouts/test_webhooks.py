@@ -214,11 +214,6 @@ def test_webhook_malformed_but_signed_body_is_400(bank_keys: list[str], raw: byt
     _refused(deliver(raw, bank_keys), 400, "malformed_webhook")
 
 
-@pytest.mark.django_db
-def test_webhook_get_is_405() -> None:
-    assert Client().get(URL).status_code == 405
-
-
 @pytest.mark.django_db(transaction=True)
 def test_fifty_identical_webhooks_at_once_have_exactly_one_effect(bank_keys: list[str]) -> None:
     # given one signed paid event, delivered fifty times at the same instant on fifty connections
@@ -246,3 +241,45 @@ def test_webhook_without_configured_public_keys_is_503_and_writes_nothing(settin
     settings.BANK_WEBHOOK_PUBLIC_KEYS = []
     response = deliver(event(PayoutFactory(status=S.SUBMITTED)), [secret])
     _refused(response, 503, "webhooks_not_configured")
+
+
+@pytest.mark.django_db
+def test_webhook_canceled_while_we_are_still_processing_releases_the_payout(bank_keys: list[str]) -> None:
+    payout = PayoutFactory(status=S.PROCESSING)
+
+    response = deliver(event(payout, "payout.canceled", bank_id="bp_c"), bank_keys)
+
+    assert response.json()["outcome"] == "applied"
+    payout.refresh_from_db()
+    assert (payout.status, payout.bank_reference) == (S.CANCELED, "bp_c")
+    assert [e.to_status for e in PayoutEvent.objects.filter(payout=payout)] == ["submitted", "canceled"]
+
+
+@pytest.mark.django_db
+def test_webhook_with_overlong_bank_fields_is_applied_or_an_anomaly_never_a_500(bank_keys: list[str]) -> None:
+    failed = PayoutFactory(status=S.SUBMITTED)
+    long_id = PayoutFactory(status=S.SUBMITTED)
+
+    r1 = deliver(event(failed, "payout.failed", operation_id="op_f", failure_code="x" * 100), bank_keys)
+    r2 = deliver(event(long_id, operation_id="op_l", bank_id="bp_" + "y" * 100), bank_keys)
+
+    assert (r1.status_code, r1.json()["outcome"]) == (200, "applied")
+    failed.refresh_from_db()
+    assert failed.failure_code == "x" * 64
+    assert (r2.status_code, r2.json()["outcome"]) == (200, "anomaly")
+
+
+@pytest.mark.django_db
+def test_webhook_with_an_impossible_occurred_at_is_still_applied(bank_keys: list[str]) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+    body = {**event(payout), "occurred_at": "2026-02-30T10:00:00+00:00"}
+    assert deliver(body, bank_keys).json()["outcome"] == "applied"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_webhook_wrong_method_is_405_in_the_envelope(method: str) -> None:
+    response = getattr(Client(), method)(URL)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "POST"
