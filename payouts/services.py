@@ -272,9 +272,26 @@ def payout_submit(*, payout_id: UUID | str, actor: Actor = Actor.WORKER) -> None
     )
 
 
-def _apply_bank_outcome(*, payout_id: UUID, to_status: PayoutStatus, actor: Actor, **fields: str) -> None:
+def _apply_bank_outcome(
+    *,
+    payout_id: UUID,
+    to_status: PayoutStatus,
+    actor: Actor,
+    reason: str,
+    failure_code: str = "",
+    failure_reason: str = "",
+    bank_reference: str = "",
+) -> None:
     """A late result (the webhook got there first) is no error: the table refuses it, we log it."""
     try:
-        payout_transition(payout_id=payout_id, to_status=to_status, actor=actor, **fields)
+        payout_transition(
+            payout_id=payout_id,
+            to_status=to_status,
+            actor=actor,
+            reason=reason,
+            failure_code=failure_code,
+            failure_reason=failure_reason,
+            bank_reference=bank_reference,
+        )
     except InvalidTransition as exc:
         logger.info("payout.submit.result_superseded", current=exc.current, result=to_status)
