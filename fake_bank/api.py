@@ -56,11 +56,6 @@ def bank_endpoint(*methods: str) -> Callable[[View], View]:
 # --- Views -----------------------------------------------------------------------------------
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    """The bank's web page root (a person's console comes here later)."""
-    return HttpResponse("Simulated bank\n", content_type="text/plain; charset=utf-8")
-
-
 @bank_endpoint("POST")
 def payout_submit(request: HttpRequest) -> HttpResponse:
     key = _idempotency_key(request, required=True)

@@ -1,10 +1,10 @@
 """Reads of the simulated bank's books."""
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from fake_bank.errors import NotFoundError
-from fake_bank.models import BankPayout, BankPolicy, Webhook
+from fake_bank.models import BankPayout, BankPolicy, IncomingTransfer, Webhook
 from fake_bank.outcomes import parse_policy_outcome
 
 
@@ -27,6 +27,27 @@ def payout_get_by_reference(*, reference: str) -> BankPayout:
 def payout_webhooks(*, payout_id: str) -> QuerySet[Webhook]:
     """The webhooks sent about a payout, newest first, with their attempts."""
     return Webhook.objects.filter(payout_id=payout_id).prefetch_related("attempts")
+
+
+def payout_list(*, status: str | None = None, limit: int = 50) -> list[BankPayout]:
+    """The latest ``limit`` payouts, newest first, optionally of one status, each with its webhooks
+    (newest first) and their attempts prefetched: three queries whatever the number of rows."""
+    payouts = BankPayout.objects.order_by("-created_at", "-id").prefetch_related(
+        Prefetch("webhooks", queryset=Webhook.objects.prefetch_related("attempts"))
+    )
+    if status is not None:
+        payouts = payouts.filter(status=status)
+    return list(payouts[:limit])
+
+
+def incoming_transfer_list(*, limit: int = 20) -> list[IncomingTransfer]:
+    """The latest ``limit`` incoming transfers, newest first, each with its webhook and the
+    webhook's attempts: two queries."""
+    return list(
+        IncomingTransfer.objects.order_by("-created_at", "-id")
+        .select_related("webhook")
+        .prefetch_related("webhook__attempts")[:limit]
+    )
 
 
 def policy_get() -> BankPolicy:

@@ -59,12 +59,6 @@ def test_api_unknown_path_is_404_in_the_error_envelope(bank: BankApi) -> None:
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_home_page_answers_without_auth(client: Client) -> None:
-    response = client.get("/fake-bank/")
-    assert response.status_code == 200
-    assert b"Simulated bank" in response.content
-
-
 # --- Submit ----------------------------------------------------------------------------------
 
 
