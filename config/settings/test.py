@@ -14,3 +14,7 @@ BANK_SUBMIT_RETRY_BASE_SECONDS = 0.05
 BANK_SUBMIT_RETRY_MAX_SECONDS = 0.5
 # Worker and live-server threads must not keep connections open past the test database's life.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Static files as under `make run`: from the apps' folders, with no collectstatic output expected
+# (Django turns DEBUG off for tests, which would otherwise switch WhiteNoise to STATIC_ROOT only).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
