@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .venv-tools/bin/uv)
 DB_NAME ?= payouts
+SCREENSHOTS_URL ?= http://127.0.0.1:8000
 PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
@@ -73,7 +74,7 @@ format: install  ## Apply ruff's fixes and formatting.
 	.venv/bin/ruff format .
 
 typecheck: install  ## mypy with the Django and DRF plugins.
-	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy config payouts provider fake_bank manage.py
+	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy config payouts provider fake_bank scripts manage.py
 
 imports: install  ## import-linter contracts.
 	.venv/bin/lint-imports
@@ -89,6 +90,9 @@ check: lint typecheck imports docker-lint schema test  ## Everything CI runs, in
 
 ledger-check: install  ## Verify the ledger's invariants against the development database.
 	$(PY) manage.py ledger_check
+
+screenshots: install  ## PNGs of the bank's page and Swagger UI into docs/screenshots/ (needs `make run` up).
+	$(PY) -m scripts.screenshots --base-url $(SCREENSHOTS_URL) --out docs/screenshots
 
 clean:  ## Remove the virtualenv, caches and generated files.
 	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache var staticfiles

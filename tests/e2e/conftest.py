@@ -52,17 +52,52 @@ def money_path(live_server: Any, transactional_db: Any) -> Iterator[str]:
 FUNDING_MINOR = 1_000_000  # 10,000.00 RUB
 
 
+DEMO_INN = "7707083893"
+BIC = "044525225"
+# An account passing the BIC control-key check (README: "Magic values").
+PLAIN_ACCOUNT = "40702810938000000001"  # no magic ending: the bank follows its policy (default: pays)
+
+
 def balance(api: APIClient, inn: str) -> dict[str, Any]:
     response = api.get(f"/api/organizations/{inn}/balance/")
     assert response.status_code == 200, response.content
     return dict(response.json())
 
 
+def rub(api: APIClient) -> dict[str, str]:
+    """The funded organisation's RUB row of its balance: available, pending and posted."""
+    [row] = [b for b in balance(api, DEMO_INN)["balances"] if b["currency"] == "RUB"]
+    return dict(row)
+
+
+def create(api: APIClient, account: str, key: str, amount: str = "100.50") -> dict[str, Any]:
+    """A RUB payout to `account` created through the API (201)."""
+    body = {
+        "amount": amount,
+        "currency": "RUB",
+        "recipient": {"name": "Ivan Petrov", "account_number": account, "bic": BIC},
+        "description": "e2e",
+    }
+    response = api.post("/api/payouts/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
+def status_becomes(api: APIClient, payout_id: str, status: str, what: str = "") -> dict[str, Any]:
+    """Wait until the API shows the payout in `status`; return its body then."""
+
+    def current() -> dict[str, Any] | None:
+        body = api.get(f"/api/payouts/{payout_id}/").json()
+        return body if body["status"] == status else None
+
+    return dict(wait_for(current, what=what or f"payout {payout_id} to become {status}"))
+
+
 @pytest.fixture
 def funded_org(money_path: str) -> Organization:
     """The demo organisation, funded the way `make run` does it: the bank sends an incoming transfer
     (POST /fake-bank/api/incoming-transfers), delivered as a signed webhook to the service."""
-    organization = OrganizationFactory(inn="7707083893", name="Demo LLC")
+    organization = OrganizationFactory(inn=DEMO_INN, name="Demo LLC")
     response = httpx.post(
         f"{money_path}/fake-bank/api/incoming-transfers",
         headers={"Authorization": f"Bearer {settings.FAKE_BANK_API_TOKEN}", "Idempotency-Key": "e2e-funding"},

@@ -1,7 +1,5 @@
 """The whole money path with no mocks: API -> Celery worker -> bank over HTTP -> signed webhook back."""
 
-from typing import Any
-
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -10,7 +8,7 @@ from fake_bank.models import BankPayout, WebhookAttempt
 from payouts import tasks
 from payouts.bank import bank_client
 from payouts.models import BankWebhookEvent, Payout, PayoutEvent, WebhookOutcome
-from tests.e2e.conftest import balance, wait_for
+from tests.e2e.conftest import PLAIN_ACCOUNT, create, rub, status_becomes, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -18,9 +16,8 @@ pytestmark = [
     pytest.mark.usefixtures("ledger_is_consistent"),
 ]
 
-BIC = "044525225"
 # The simulator's magic accounts (README: "Magic values"), each passing the BIC control-key check.
-PAID = "40702810938000000001"
+PAID = PLAIN_ACCOUNT  # the default policy pays
 REFUSED = "40702810238000000002"
 FAILS_CLOSED = "40702810538000000003"
 WEBHOOK_LOST = "40702810138000000005"
@@ -28,33 +25,8 @@ WEBHOOK_TWICE = "40702810438000000006"
 STUCK = "40702810738000000007"
 
 
-def create(api: APIClient, account: str, key: str, amount: str = "100.50") -> dict[str, Any]:
-    body = {
-        "amount": amount,
-        "currency": "RUB",
-        "recipient": {"name": "Ivan Petrov", "account_number": account, "bic": BIC},
-        "description": "e2e",
-    }
-    response = api.post("/api/payouts/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
-    assert response.status_code == 201, response.content
-    return dict(response.json())
-
-
-def status_becomes(api: APIClient, payout_id: str, status: str, what: str = "") -> dict[str, Any]:
-    def current() -> dict[str, Any] | None:
-        body = api.get(f"/api/payouts/{payout_id}/").json()
-        return body if body["status"] == status else None
-
-    return dict(wait_for(current, what=what or f"payout {payout_id} to become {status}"))
-
-
 def actors(payout_id: str) -> list[tuple[str, str]]:
     return [(e.to_status, e.actor) for e in PayoutEvent.objects.filter(payout_id=payout_id)]
-
-
-def rub(api: APIClient) -> dict[str, str]:
-    [row] = [b for b in balance(api, "7707083893")["balances"] if b["currency"] == "RUB"]
-    return dict(row)
 
 
 def test_payout_is_paid_through_worker_bank_and_signed_webhook(e2e_api: APIClient) -> None:
