@@ -154,8 +154,8 @@ class TransferRequest:
 def _payout_submission(body: object) -> PayoutSubmission:
     fields = _object(body, "the body")
     description = fields.get("description", "")
-    if not isinstance(description, str) or len(description) > 1000:
-        raise InvalidRequestError("description must be a string of at most 1000 characters")
+    if not isinstance(description, str) or len(description) > 1000 or "\x00" in description:
+        raise InvalidRequestError("description must be a string of at most 1000 characters, without NUL")
     return PayoutSubmission(
         reference=_text(fields, "reference", max_length=255),
         amount=_amount(fields),
@@ -215,6 +215,8 @@ def _text(fields: dict[str, Any], name: str, *, max_length: int, where: str = ""
         raise InvalidRequestError(f"{where}{name} is required")
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{where}{name} must be a non-empty string")
+    if not value.isprintable():
+        raise InvalidRequestError(f"{where}{name} must be printable text (no control characters)")
     if len(value) > max_length:
         raise InvalidRequestError(f"{where}{name} must be at most {max_length} characters")
     return value

@@ -1,6 +1,7 @@
 """The simulated bank's books: payouts it received, webhooks it sent, incoming transfers, its policy."""
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -13,8 +14,17 @@ from fake_bank.outcomes import FAILURE_REASONS
 FAILURE_CODE_CHOICES = [(code, code) for code in FAILURE_REASONS]
 
 
+_PAYOUT_ID = re.compile(r"bp_[0-9a-f]{32}")
+
+
 def new_payout_id() -> str:
     return f"bp_{uuid.uuid4().hex}"
+
+
+def is_payout_id(value: str) -> bool:
+    """Whether ``value`` has the shape of the bank's payout ids; anything else is looked up nowhere
+    (PostgreSQL cannot even compare a text holding NUL)."""
+    return _PAYOUT_ID.fullmatch(value) is not None
 
 
 def new_transfer_id() -> str:

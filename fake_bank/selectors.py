@@ -4,12 +4,14 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from fake_bank.errors import NotFoundError
-from fake_bank.models import BankPayout, BankPolicy, IncomingTransfer, Webhook
+from fake_bank.models import BankPayout, BankPolicy, IncomingTransfer, Webhook, is_payout_id
 from fake_bank.outcomes import parse_policy_outcome
 
 
 def payout_get(*, payout_id: str) -> BankPayout:
     """Raises ``NotFoundError`` when the bank has no payout with this id."""
+    if not is_payout_id(payout_id):
+        raise NotFoundError(f"no payout with id {payout_id!r}")
     try:
         return BankPayout.objects.get(pk=payout_id)
     except BankPayout.DoesNotExist:
@@ -18,6 +20,8 @@ def payout_get(*, payout_id: str) -> BankPayout:
 
 def payout_get_by_reference(*, reference: str) -> BankPayout:
     """Raises ``NotFoundError`` when the bank never accepted a payout with this reference."""
+    if not reference.isprintable():  # the bank accepts only printable references
+        raise NotFoundError(f"no payout with reference {reference!r}")
     try:
         return BankPayout.objects.get(reference=reference)
     except BankPayout.DoesNotExist:

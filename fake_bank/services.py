@@ -30,6 +30,7 @@ from fake_bank.models import (
     IncomingTransfer,
     Webhook,
     WebhookType,
+    is_payout_id,
     new_operation_id,
 )
 from fake_bank.outcomes import (
@@ -136,47 +137,55 @@ def bank_payout_execute(*, payout_id: str) -> BankPayout:
 
 @transaction.atomic
 def bank_payout_pay(*, payout_id: str) -> BankPayout:
-    """A person pays a ``processing`` payout; a ``payout.paid`` webhook follows.
+    """A person pays an open (``processing``) payout; a ``payout.paid`` webhook follows.
 
-    A no-op when it is already paid. Raises ``PayoutStateError`` for a failed or canceled payout,
-    ``NotFoundError``.
+    Raises ``PayoutStateError`` once the payout is no longer open (a second click, or the bank
+    decided first), so the person hears that nothing was done; ``NotFoundError``.
     """
-    return _payout_transition(_payout_lock(payout_id), to=BankPayoutStatus.PAID)
+    return _payout_transition(_open_payout_lock(payout_id), to=BankPayoutStatus.PAID)
 
 
 @transaction.atomic
 def bank_payout_fail(*, payout_id: str, failure_code: str) -> BankPayout:
-    """A person fails a ``processing`` payout with one of the bank's failure codes; a
+    """A person fails an open (``processing``) payout with one of the bank's failure codes; a
     ``payout.failed`` webhook follows.
 
-    A no-op when it is already failed. Raises ``InvalidRequestError`` for an unknown code,
-    ``PayoutStateError`` for a paid or canceled payout, ``NotFoundError``.
+    Raises ``InvalidRequestError`` for an unknown code, ``PayoutStateError`` once the payout is no
+    longer open, ``NotFoundError``.
     """
     if failure_code not in FAILURE_REASONS:
         raise InvalidRequestError(f"unknown failure code {failure_code!r}")
-    return _payout_transition(_payout_lock(payout_id), to=BankPayoutStatus.FAILED, failure_code=failure_code)
+    return _payout_transition(
+        _open_payout_lock(payout_id), to=BankPayoutStatus.FAILED, failure_code=failure_code
+    )
 
 
 @transaction.atomic
-def bank_payout_cancel(*, payout_id: str) -> BankPayout:
+def bank_payout_cancel(*, payout_id: str, repeat_ok: bool = True) -> BankPayout:
     """Cancel a payout the bank has not executed; a ``payout.canceled`` webhook follows.
 
-    A no-op for a canceled payout. Raises ``PayoutAlreadyExecutedError`` once it is paid or
-    failed, ``NotFoundError``.
+    Raises ``PayoutAlreadyExecutedError`` once it is paid or failed, ``NotFoundError``. Cancelling
+    a canceled payout is a no-op for the API (a repeated request gets the same answer), and a
+    ``PayoutStateError`` with ``repeat_ok=False`` (a person on the page, who should hear that
+    nothing was sent).
     """
     payout = _payout_lock(payout_id)
     if payout.status in (BankPayoutStatus.PAID, BankPayoutStatus.FAILED):
         raise PayoutAlreadyExecutedError(f"payout {payout.id} is already {payout.status}")
+    if payout.status == BankPayoutStatus.CANCELED and not repeat_ok:
+        raise _not_open(payout)
     return _payout_transition(payout, to=BankPayoutStatus.CANCELED)
 
 
 @transaction.atomic
 def bank_payout_drop_next_webhook(*, payout_id: str) -> BankPayout:
-    """Make the next webhook about this payout get lost: recorded as dropped, never sent.
+    """Make the next webhook about an open payout get lost: recorded as dropped, never sent.
 
-    Idempotent (the flag is set once and consumed by the next webhook). Raises ``NotFoundError``.
+    Idempotent (the flag is set once and consumed by the next webhook). Raises
+    ``PayoutStateError`` once the payout is no longer open (it sends no more webhooks to drop),
+    ``NotFoundError``.
     """
-    payout = _payout_lock(payout_id)
+    payout = _open_payout_lock(payout_id)
     if not payout.drop_next_webhook:
         payout.drop_next_webhook = True
         payout.save(update_fields=["drop_next_webhook"])
@@ -216,10 +225,24 @@ def _payout_transition(
 
 
 def _payout_lock(payout_id: str) -> BankPayout:
+    if not is_payout_id(payout_id):
+        raise NotFoundError(f"no payout with id {payout_id!r}")
     try:
         return BankPayout.objects.select_for_update().get(pk=payout_id)
     except BankPayout.DoesNotExist:
         raise NotFoundError(f"no payout with id {payout_id!r}") from None
+
+
+def _open_payout_lock(payout_id: str) -> BankPayout:
+    """The payout, locked; ``PayoutStateError`` unless it is still open for a person's decision."""
+    payout = _payout_lock(payout_id)
+    if payout.status != BankPayoutStatus.PROCESSING:
+        raise _not_open(payout)
+    return payout
+
+
+def _not_open(payout: BankPayout) -> PayoutStateError:
+    return PayoutStateError(f"payout {payout.id} is already {payout.status}; nothing was done")
 
 
 def _outcome(recipient: Mapping[str, object], policy: BankPolicy) -> Outcome:
@@ -375,12 +398,13 @@ def webhook_resend(*, webhook_id: int) -> Webhook:
     """Deliver a webhook again: the same message (``webhook-id``, ``operation_id``, body) with a new
     timestamp and signature, retried on the usual schedule; queued after commit.
 
-    Works for a dropped webhook too: that is how a person delivers a "lost" message late.
-    Raises ``NotFoundError``.
+    Works for a dropped webhook too: that is how a person delivers a "lost" message late, and for
+    one that ran out of retries (its ``failed_at`` is cleared). Raises ``NotFoundError``.
     """
     webhook = _webhook_lock(webhook_id)
     webhook.delivery_count += 1
-    webhook.save(update_fields=["delivery_count"])
+    webhook.failed_at = None  # a new delivery is under way; it sets this again if it runs out too
+    webhook.save(update_fields=["delivery_count", "failed_at"])
     webhook_delivery_queue(webhook_id=webhook.pk, delivery=webhook.delivery_count)
     return webhook
 

@@ -77,7 +77,9 @@ class WebhookRow:
 
     @property
     def state(self) -> str:
-        if self.webhook.dropped and self.webhook.delivery_count == 0:
+        """A tampered copy does not count: a dropped webhook stays dropped until it is resent."""
+        resent = any(not attempt.tampered for attempt in self.attempts)
+        if self.webhook.dropped and not resent and self.webhook.delivered_at is None:
             return "dropped"
         if self.webhook.delivered_at is not None:
             return "delivered"
@@ -210,7 +212,10 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
     """Back to the page, keeping the status filter the form was submitted under (read from the
     Referer of a same-site page; nothing else of it is followed, so this is no open redirect)."""
     page_url = reverse("fake_bank:page")
-    referer = urlsplit(request.headers.get("Referer", ""))
+    try:
+        referer = urlsplit(request.headers.get("Referer", ""))
+    except ValueError:  # not a URL at all (an unclosed "[" of an IPv6 host): the plain page
+        return HttpResponseRedirect(page_url)
     status = parse_qs(referer.query).get("status", [""])[0]
     if referer.path == page_url and status in BankPayoutStatus.values:
         return HttpResponseRedirect(f"{page_url}?{urlencode({'status': status})}")
@@ -258,7 +263,7 @@ def payout_fail(request: HttpRequest, payout_id: str) -> HttpResponse:
 @require_POST
 def payout_cancel(request: HttpRequest, payout_id: str) -> HttpResponse:
     def cancel() -> str:
-        payout = services.bank_payout_cancel(payout_id=payout_id)
+        payout = services.bank_payout_cancel(payout_id=payout_id, repeat_ok=False)
         return f"Payout {payout.id} is canceled; the bank sends payout.canceled."
 
     return _act(request, cancel)

@@ -130,6 +130,7 @@ def _recipient(**recipient: str) -> dict[str, Any]:
         (payout_body(reference=""), "reference"),
         (payout_body(reference=123), "reference"),
         (payout_body(reference="x" * 256), "reference"),
+        (payout_body(reference="ref\x00"), "reference"),
         (payout_body(amount=0), "amount"),
         (payout_body(amount=-100), "amount"),
         (payout_body(amount=100.5), "amount"),
@@ -139,8 +140,10 @@ def _recipient(**recipient: str) -> dict[str, Any]:
         (payout_body(currency="rub"), "currency"),
         (payout_body(currency="RUBLE"), "currency"),
         (payout_body(description=5), "description"),
+        (payout_body(description="March\x00fee"), "description"),
         (payout_body(recipient="Ivan"), "recipient"),
         (_recipient(account_number=ACCOUNTS["normal"], bic=BIC), "recipient.name"),
+        (_recipient(name="Ivan\nPetrov", account_number=ACCOUNTS["normal"], bic=BIC), "recipient.name"),
         (_recipient(name="Ivan", bic=BIC), "recipient.account_number"),
         (_recipient(name="Ivan", account_number=ACCOUNTS["normal"]), "recipient.bic"),
         (_recipient(name="Ivan"), "recipient"),
@@ -290,7 +293,15 @@ def test_payout_by_reference_returns_the_payout_object(bank: BankApi) -> None:
     assert response.json()["id"] == payout.id
 
 
-@pytest.mark.parametrize("path", ["/payouts/bp_missing", "/payouts/by-reference/never-sent"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/payouts/bp_missing",
+        "/payouts/bp_%00",
+        "/payouts/by-reference/never-sent",
+        "/payouts/by-reference/x%00",
+    ],
+)
 def test_payout_lookup_unknown_is_404_not_found(bank: BankApi, path: str) -> None:
     BankPayoutFactory.create()
     response = bank.get(path)
@@ -348,8 +359,9 @@ def test_cancel_executed_payout_is_409_already_executed(bank: BankApi, status: s
     assert payout.status == status
 
 
-def test_cancel_unknown_payout_is_404(bank: BankApi) -> None:
-    response = _cancel(bank, "bp_missing")
+@pytest.mark.parametrize("payout_id", ["bp_missing", "bp_%00"])
+def test_cancel_unknown_payout_is_404(bank: BankApi, payout_id: str) -> None:
+    response = _cancel(bank, payout_id)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert IdempotencyRecord.objects.count() == 0

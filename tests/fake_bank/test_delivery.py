@@ -11,6 +11,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from fake_bank import services
 from fake_bank.delivery import RETRY_JITTER, RETRY_SCHEDULE_SECONDS, retry_delay_seconds, webhook_deliver
+from fake_bank.errors import PayoutStateError
 from fake_bank.models import BankPayoutStatus, Webhook
 from fake_bank.signing import keypair_generate
 from fake_bank.tasks import deliver_webhook
@@ -161,6 +162,30 @@ def test_deliver_gives_up_after_the_schedule(
     assert paid_webhook.attempts.count() == 10
 
 
+def test_resend_after_giving_up_is_a_new_delivery_that_can_succeed(
+    paid_webhook: Webhook,
+    task_queue: TaskQueue,
+    webhook_receiver: respx.Route,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    # given a webhook that ran out of retries
+    webhook_receiver.return_value = httpx.Response(503)
+    task_queue.run_all()
+    # when a person sends it again
+    with django_capture_on_commit_callbacks(execute=True):
+        services.webhook_resend(webhook_id=paid_webhook.pk)
+    paid_webhook.refresh_from_db()
+    # then it is no longer marked as given up while the new delivery runs
+    assert paid_webhook.failed_at is None
+    # and when the service answers this time, it is delivered
+    webhook_receiver.return_value = httpx.Response(204)
+    task_queue.run_all()
+    paid_webhook.refresh_from_db()
+    assert paid_webhook.delivered_at is not None
+    assert paid_webhook.failed_at is None
+    assert paid_webhook.attempts.filter(delivery=2).get().status_code == 204
+
+
 def test_retry_delay_seconds_follows_the_schedule_then_stops(settings: Settings) -> None:
     settings.FAKE_BANK_WEBHOOK_RETRY_SCALE = 1.0
     second, last = retry_delay_seconds(failed_attempt=1), retry_delay_seconds(failed_attempt=9)
@@ -287,6 +312,19 @@ def test_drop_next_webhook_loses_one_webhook(
     webhook = Webhook.objects.get(payout=payout)
     assert webhook.dropped is True
     assert webhook_receiver.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "failure_code"), [("paid", None), ("failed", "declined"), ("canceled", None)]
+)
+def test_drop_next_webhook_is_refused_once_the_payout_sends_no_more(
+    status: str, failure_code: str | None
+) -> None:
+    payout = BankPayoutFactory.create(status=status, failure_code=failure_code)
+    with pytest.raises(PayoutStateError, match=f"is already {status}"):
+        services.bank_payout_drop_next_webhook(payout_id=payout.id)
+    payout.refresh_from_db()
+    assert payout.drop_next_webhook is False
 
 
 def test_drop_next_webhook_applies_to_that_payout_only(

@@ -211,6 +211,8 @@ def _act(action: str, payout_id: str) -> BankPayout:
         return services.bank_payout_pay(payout_id=payout_id)
     if action == "fail":
         return services.bank_payout_fail(payout_id=payout_id, failure_code="account_closed")
+    if action == "cancel-from-page":
+        return services.bank_payout_cancel(payout_id=payout_id, repeat_ok=False)
     return services.bank_payout_cancel(payout_id=payout_id)
 
 
@@ -238,19 +240,30 @@ def test_bank_payout_fail_unknown_code_is_refused() -> None:
     [
         ("paid", None, "pay"),
         ("failed", "declined", "fail"),
-        ("canceled", None, "cancel"),
+        ("canceled", None, "cancel-from-page"),
     ],
 )
-def test_person_action_on_payout_already_there_is_a_no_op(
+def test_person_action_repeated_is_refused_so_the_person_hears_nothing_was_done(
     status: str, failure_code: str | None, action: str
 ) -> None:
-    # given
+    # given a payout already where the person wants it (a second click, or the bank was first)
     payout = BankPayoutFactory.create(status=status, failure_code=failure_code)
-    # when
-    _act(action, payout.id)
-    # then nothing changed and nothing is announced
+    # when / then
+    with pytest.raises(PayoutStateError, match=f"is already {status}; nothing was done"):
+        _act(action, payout.id)
+    # and nothing changed and nothing is announced
     payout.refresh_from_db()
     assert (payout.status, payout.failure_code) == (status, failure_code)
+    assert Webhook.objects.count() == 0
+
+
+def test_cancel_repeated_through_the_api_is_a_no_op() -> None:
+    # given
+    payout = BankPayoutFactory.create(status="canceled")
+    # when the service's cancel request is repeated
+    result = services.bank_payout_cancel(payout_id=payout.id)
+    # then the same answer, and no second webhook
+    assert result.status == "canceled"
     assert Webhook.objects.count() == 0
 
 
@@ -277,9 +290,10 @@ def test_person_action_on_final_payout_is_refused(
     assert payout.status == status
 
 
-def test_person_action_on_unknown_payout_is_not_found() -> None:
+@pytest.mark.parametrize("payout_id", ["bp_missing", f"bp_{'0' * 32}", "bp_\x00", ""])
+def test_person_action_on_unknown_payout_is_not_found(payout_id: str) -> None:
     with pytest.raises(NotFoundError):
-        services.bank_payout_pay(payout_id="bp_missing")
+        services.bank_payout_pay(payout_id=payout_id)
 
 
 # --- The policy ------------------------------------------------------------------------------

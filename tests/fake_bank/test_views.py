@@ -263,42 +263,62 @@ def test_cancel_cancels_the_payout(
 
 
 @pytest.mark.parametrize(
-    ("action", "data", "message"),
+    ("status", "action", "data", "message"),
     [
-        ("pay", {}, "Refused (invalid_state): payout {id} is paid; it cannot become paid"),
-        ("fail", {"failure_code": "declined"}, "Refused (invalid_state): payout {id} is paid; it cannot"),
-        ("cancel", {}, "Refused (already_executed): payout {id} is already paid"),
+        ("paid", "pay", {}, "Refused (invalid_state): payout {id} is already paid; nothing was done"),
+        ("canceled", "pay", {}, "Refused (invalid_state): payout {id} is already canceled; nothing was done"),
+        (
+            "paid",
+            "fail",
+            {"failure_code": "declined"},
+            "Refused (invalid_state): payout {id} is already paid; nothing was done",
+        ),
+        ("paid", "cancel", {}, "Refused (already_executed): payout {id} is already paid"),
+        (
+            "canceled",
+            "cancel",
+            {},
+            "Refused (invalid_state): payout {id} is already canceled; nothing was done",
+        ),
+        (
+            "paid",
+            "drop-next-webhook",
+            {},
+            "Refused (invalid_state): payout {id} is already paid; nothing was done",
+        ),
     ],
 )
-def test_action_the_bank_refuses_is_shown_plainly_and_changes_nothing(
+def test_action_on_a_payout_no_longer_open_is_refused_plainly_and_changes_nothing(
     client: Client,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    status: str,
     action: str,
     data: dict[str, str],
     message: str,
 ) -> None:
-    # given a payout that is already final (pay is a no-op on a paid one, so use a canceled one there)
-    status = "canceled" if action == "pay" else "paid"
+    # given a payout that is already final (a second click, or a page older than the bank's decision)
     payout = BankPayoutFactory.create(status=status)
     # when
     response = post(
         client, django_capture_on_commit_callbacks, f"/fake-bank/payouts/{payout.id}/{action}", data
     )
-    # then
+    # then nothing changed, and the page does not claim otherwise
     payout.refresh_from_db()
-    assert payout.status == status
+    assert (payout.status, payout.drop_next_webhook) == (status, False)
     assert Webhook.objects.count() == 0
-    expected = message.format(id=payout.id).replace("is paid", f"is {status}")
-    [text] = flashed(response)
-    assert text.startswith(expected), text
+    assert flashed(response) == [message.format(id=payout.id)]
 
 
+@pytest.mark.parametrize(("path_id", "shown_id"), [("bp_missing", "bp_missing"), ("bp_%00", "bp_\\x00")])
 def test_action_on_an_unknown_payout_is_refused_as_not_found(
-    client: Client, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+    client: Client,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    path_id: str,
+    shown_id: str,
 ) -> None:
-    response = post(client, django_capture_on_commit_callbacks, "/fake-bank/payouts/bp_missing/pay")
+    response = post(client, django_capture_on_commit_callbacks, f"/fake-bank/payouts/{path_id}/pay")
     assert response.status_code == 200
-    assert flashed(response) == ["Refused (not_found): no payout with id 'bp_missing'"]
+    assert flashed(response) == [f"Refused (not_found): no payout with id '{shown_id}'"]
 
 
 def test_drop_next_webhook_loses_the_payouts_next_webhook(
@@ -374,6 +394,30 @@ def test_send_tampered_copy_sends_an_altered_body_once(
     html = client.get(PAGE).content.decode()
     assert '<span class="flag">tampered</span>' in html
     assert '<span class="http http-bad">401</span>' in html
+
+
+def test_a_dropped_webhook_stays_dropped_after_a_tampered_copy_and_is_sent_when_resent(
+    client: Client,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    task_queue: TaskQueue,
+    webhook_receiver: respx.Route,
+) -> None:
+    # given a payout whose webhook was lost on purpose
+    payout = BankPayoutFactory.create()
+    post(client, django_capture_on_commit_callbacks, f"/fake-bank/payouts/{payout.id}/drop-next-webhook")
+    post(client, django_capture_on_commit_callbacks, f"/fake-bank/payouts/{payout.id}/pay")
+    webhook = Webhook.objects.get(payout=payout)
+    # when a tampered copy is sent (and refused)
+    webhook_receiver.mock(return_value=respx.MockResponse(401))
+    post(client, django_capture_on_commit_callbacks, f"/fake-bank/webhooks/{webhook.pk}/send-tampered")
+    task_queue.run_all()
+    # then the real message is still lost
+    assert '<span class="state state-dropped">dropped</span>' in client.get(PAGE).content.decode()
+    # and when it is sent by hand and accepted, it is delivered
+    webhook_receiver.mock(return_value=respx.MockResponse(204))
+    post(client, django_capture_on_commit_callbacks, f"/fake-bank/webhooks/{webhook.pk}/resend")
+    task_queue.run_all()
+    assert '<span class="state state-delivered">delivered</span>' in client.get(PAGE).content.decode()
 
 
 def test_webhook_action_on_an_unknown_webhook_is_refused(
@@ -615,6 +659,7 @@ def test_page_and_fragment_refuse_post(client: Client) -> None:
         ("http://testserver/fake-bank/", PAGE),
         ("https://evil.example/fake-bank/?status=paid", "/fake-bank/?status=paid"),
         ("https://evil.example/phish", PAGE),
+        ("http://[broken/fake-bank/?status=paid", PAGE),
         ("", PAGE),
     ],
 )
@@ -650,29 +695,38 @@ def test_page_is_open_in_development(client: Client, settings: Settings, method:
     assert "/admin/login/" not in response.get("Location", "")
 
 
-@pytest.mark.parametrize(("method", "path"), PAGE_REQUESTS)
-def test_page_elsewhere_sends_an_anonymous_visitor_to_the_admin_login(
-    client: Client, shared_environment: Settings, method: str, path: str
-) -> None:
-    payout = BankPayoutFactory.create()
-    url = path.format(payout=payout.id)
-    response = getattr(client, method)(url)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=")
-    payout.refresh_from_db()
-    assert payout.status == "processing"
+EVERY_ROUTE: list[tuple[str, str, dict[str, str]]] = [("get", "", {}), ("get", "activity", {})] + [
+    ("post", path, data) for path, data in ACTIONS
+]
 
 
-@pytest.mark.parametrize(("method", "path"), PAGE_REQUESTS)
-def test_page_elsewhere_refuses_a_signed_in_user_who_is_not_staff(
-    client: Client, shared_environment: Settings, method: str, path: str
+@pytest.mark.parametrize(("method", "path", "data"), EVERY_ROUTE)
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "not-staff"])
+def test_page_elsewhere_keeps_out_everyone_but_staff_on_every_route(
+    client: Client,
+    shared_environment: Settings,
+    targets: dict[str, Any],
+    task_queue: TaskQueue,
+    signed_in: bool,
+    method: str,
+    path: str,
+    data: dict[str, str],
 ) -> None:
-    client.force_login(User.objects.create_user("clerk"))
-    payout = BankPayoutFactory.create()
-    response = getattr(client, method)(path.format(payout=payout.id))
-    assert response.status_code == 403
-    payout.refresh_from_db()
-    assert payout.status == "processing"
+    # given a visitor who is anonymous, or signed in without being staff
+    if signed_in:
+        client.force_login(User.objects.create_user("clerk"))
+    policy_get()
+    before = _snapshot()
+    # when
+    response = getattr(client, method)(f"/fake-bank/{path.format(**targets)}", data)
+    # then the anonymous one is sent to the admin login, the other refused, and nothing happened
+    if signed_in:
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/?next=")
+    assert _snapshot() == before
+    assert task_queue.queued == []
 
 
 @pytest.mark.parametrize(("method", "path"), PAGE_REQUESTS)
