@@ -8,12 +8,14 @@ from fake_bank.models import BankPayout, BankPolicy, IncomingTransfer, Webhook, 
 from fake_bank.outcomes import parse_policy_outcome
 
 
-def payout_get(*, payout_id: str) -> BankPayout:
-    """Raises ``NotFoundError`` when the bank has no payout with this id."""
+def payout_get(*, payout_id: str, for_update: bool = False) -> BankPayout:
+    """Raises ``NotFoundError`` when the bank has no payout with this id. ``for_update`` locks the
+    row until the caller's transaction ends."""
     if not is_payout_id(payout_id):
         raise NotFoundError(f"no payout with id {payout_id!r}")
+    payouts = BankPayout.objects.select_for_update() if for_update else BankPayout.objects.all()
     try:
-        return BankPayout.objects.get(pk=payout_id)
+        return payouts.get(pk=payout_id)
     except BankPayout.DoesNotExist:
         raise NotFoundError(f"no payout with id {payout_id!r}") from None
 

@@ -30,7 +30,6 @@ from fake_bank.models import (
     IncomingTransfer,
     Webhook,
     WebhookType,
-    is_payout_id,
     new_operation_id,
 )
 from fake_bank.outcomes import (
@@ -41,7 +40,7 @@ from fake_bank.outcomes import (
     outcome_for,
 )
 from fake_bank.representations import payout_json, transfer_event_json, webhook_body
-from fake_bank.selectors import policy_get
+from fake_bank.selectors import payout_get, policy_get
 
 logger = logging.getLogger(__name__)
 
@@ -225,12 +224,7 @@ def _payout_transition(
 
 
 def _payout_lock(payout_id: str) -> BankPayout:
-    if not is_payout_id(payout_id):
-        raise NotFoundError(f"no payout with id {payout_id!r}")
-    try:
-        return BankPayout.objects.select_for_update().get(pk=payout_id)
-    except BankPayout.DoesNotExist:
-        raise NotFoundError(f"no payout with id {payout_id!r}") from None
+    return payout_get(payout_id=payout_id, for_update=True)
 
 
 def _open_payout_lock(payout_id: str) -> BankPayout:

@@ -79,7 +79,7 @@ class WebhookRow:
     def state(self) -> str:
         """A tampered copy does not count: a dropped webhook stays dropped until it is resent."""
         resent = any(not attempt.tampered for attempt in self.attempts)
-        if self.webhook.dropped and not resent and self.webhook.delivered_at is None:
+        if self.webhook.dropped and not resent:
             return "dropped"
         if self.webhook.delivered_at is not None:
             return "delivered"
