@@ -1,11 +1,20 @@
 """Test settings: the real PostgreSQL and Redis, fast hashing, quick simulated bank."""
 
+from django.core.exceptions import ImproperlyConfigured
+from redis import ConnectionPool
+
 from config.env import env_str
 from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Broker and cache both live in the test Redis database, whatever REDIS_URL, CELERY_BROKER_URL and
+# CACHE_URL say: tests flush the cache (FLUSHDB) and purge queues, and database 0 is the one
+# `make run` uses.
 REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+if ConnectionPool.from_url(REDIS_URL).connection_kwargs.get("db", 0) == 0:
+    raise ImproperlyConfigured(f"TEST_REDIS_URL must name a Redis database other than 0, not {REDIS_URL}")
 CELERY_BROKER_URL = REDIS_URL
+CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL}}
 RECONCILE_AFTER_SECONDS = 0
 REQUEUE_NEW_AFTER_SECONDS = 0
 FAKE_BANK_EXECUTION_DELAY_SECONDS = 0.0
