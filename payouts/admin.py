@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from payouts.ledger.incoming import incoming_transfer_assign
 from payouts.models import (
     BankWebhookEvent,
     IncomingTransfer,
@@ -15,7 +16,6 @@ from payouts.models import (
     Payout,
     PayoutEvent,
 )
-from payouts.transfers import incoming_transfer_assign
 
 
 @admin.register(Organization)

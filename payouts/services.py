@@ -1,4 +1,6 @@
-"""Everything that writes in the payout domain. Status changes go through `payout_transition`."""
+"""What the API (and the management commands) write: organisations and their keys, creating a payout,
+changing or deleting one on a client's or operator's request. The worker's side of the money path is
+in `payouts.bank`; every status change goes through `payouts.transitions`."""
 
 import hashlib
 import json
@@ -11,8 +13,7 @@ import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from payouts import ledger
-from payouts.bank import bank_client, submission_for
+from payouts.bank.adapter import bank_client
 from payouts.errors import (
     BankUnavailable,
     CancelRefusedByBank,
@@ -20,12 +21,13 @@ from payouts.errors import (
     InvalidTransition,
     PayoutInFlight,
 )
+from payouts.ledger import entries
 from payouts.models import Actor, Organization, OrganizationAPIKey, Payout, PayoutEvent, PayoutStatus
+from payouts.tasks import process_payout
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
 from provider.errors import (
     ProviderCancelRefusedError,
     ProviderNotFoundError,
-    ProviderRejectedError,
     ProviderTransientError,
 )
 
@@ -102,7 +104,7 @@ def payout_create(
                 actor=Actor.CLIENT,
                 reason="created",
             )
-            ledger.hold_place(payout=payout)
+            entries.hold_place(payout=payout)
             _queue_processing_on_commit(payout.pk)
     except IntegrityError:
         existing = _payout_for_key(organization=organization, idempotency_key=idempotency_key)
@@ -129,8 +131,6 @@ def _replay(existing: Payout, fingerprint: str) -> Payout:
 
 
 def _queue_processing_on_commit(payout_id: UUID) -> None:
-    from payouts.tasks import process_payout
-
     transaction.on_commit(lambda: process_payout.delay(str(payout_id)))
 
 
@@ -221,77 +221,3 @@ def payout_hide(*, payout: Payout, actor: Actor) -> None:
     if locked.status == PayoutStatus.NEW:
         payout_transition(payout_id=locked.pk, to_status=PayoutStatus.CANCELED, actor=actor, reason="deleted")
     Payout.objects.filter(pk=locked.pk).update(hidden_at=timezone.now(), updated_at=timezone.now())
-
-
-# --- Submitting to the bank (the Celery task's body) ---------------------------------------------
-
-
-def payout_submit(*, payout_id: UUID | str, actor: Actor = Actor.WORKER) -> None:
-    """Hand a payout to the bank: `new -> processing`, submit, then `processing -> submitted` (with the
-    bank's reference) or `processing -> failed` (the bank refused it outright).
-
-    Safe to run any number of times, concurrently too: the bank deduplicates on our payout id (its
-    Idempotency-Key), and every status change is a no-op when already made. A payout that is no
-    longer `new` or `processing` is left alone. Raises `ProviderTransientError` when the outcome is
-    unknown; the payout then stays `processing` (the caller retries; the reconciler looks it up).
-    """
-    structlog.contextvars.bind_contextvars(payout_id=str(payout_id))
-    payout = Payout.objects.get(pk=payout_id)
-    if payout.status not in {PayoutStatus.NEW, PayoutStatus.PROCESSING}:
-        logger.info("payout.submit.skipped", status=payout.status)
-        return
-    try:
-        payout_transition(
-            payout_id=payout.pk, to_status=PayoutStatus.PROCESSING, actor=actor, reason="picked up"
-        )
-    except InvalidTransition:
-        # Canceled (or moved on) between our read and the lock: nothing to submit.
-        logger.info("payout.submit.skipped_after_lock")
-        return
-    payout.refresh_from_db()
-    if payout.status != PayoutStatus.PROCESSING:
-        return
-    try:
-        bank_payout = bank_client().submit_payout(submission_for(payout))
-    except ProviderRejectedError as exc:
-        _apply_bank_outcome(
-            payout_id=payout.pk,
-            to_status=PayoutStatus.FAILED,
-            actor=actor,
-            reason="refused by the bank at submission",
-            failure_code=exc.code,
-            failure_reason=exc.message,
-        )
-        return
-    _apply_bank_outcome(
-        payout_id=payout.pk,
-        to_status=PayoutStatus.SUBMITTED,
-        actor=actor,
-        reason="accepted by the bank",
-        bank_reference=bank_payout.id,
-    )
-
-
-def _apply_bank_outcome(
-    *,
-    payout_id: UUID,
-    to_status: PayoutStatus,
-    actor: Actor,
-    reason: str,
-    failure_code: str = "",
-    failure_reason: str = "",
-    bank_reference: str = "",
-) -> None:
-    """A late result (the webhook got there first) is no error: the table refuses it, we log it."""
-    try:
-        payout_transition(
-            payout_id=payout_id,
-            to_status=to_status,
-            actor=actor,
-            reason=reason,
-            failure_code=failure_code,
-            failure_reason=failure_reason,
-            bank_reference=bank_reference,
-        )
-    except InvalidTransition as exc:
-        logger.info("payout.submit.result_superseded", current=exc.current, result=to_status)

@@ -1,5 +1,5 @@
 """Celery tasks: thin, taking ids, each safe to run twice (late acks redeliver a task whose worker
-died). The bodies live in `services.py`."""
+died). The bodies live in `payouts.bank`."""
 
 import random
 
@@ -7,7 +7,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
-from payouts import reconciliation, services
+from payouts.bank import reconciliation, submission
 from provider.errors import ProviderTransientError
 
 logger = structlog.get_logger(__name__)
@@ -27,7 +27,7 @@ def process_payout(self: Task[[str], None], payout_id: str) -> None:
     idempotency key; when retries run out the payout stays `processing` for the reconciler, which
     asks the bank rather than failing it blindly."""
     try:
-        services.payout_submit(payout_id=payout_id)
+        submission.payout_submit(payout_id=payout_id)
     except ProviderTransientError as exc:
         attempt = self.request.retries
         if attempt >= settings.BANK_SUBMIT_MAX_RETRIES:
@@ -50,7 +50,7 @@ def reconcile_payout(payout_id: str) -> None:
 def reconcile_payouts() -> None:
     """Beat: fan out the stale in-flight payouts to `reconcile_payout`, and queue again the `new`
     payouts whose `process_payout` never ran (the broker was down at commit)."""
-    in_flight, forgotten = reconciliation.stale_payouts_claim()
+    in_flight, forgotten = reconciliation.payouts_claim_for_sweep()
     for payout_id in in_flight:
         reconcile_payout.delay(str(payout_id))
     for payout_id in forgotten:

@@ -12,8 +12,8 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from payouts import ledger
 from payouts.errors import InvalidTransition
+from payouts.ledger import entries
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
 
 logger = structlog.get_logger(__name__)
@@ -107,9 +107,9 @@ def payout_transition(
         payout=payout, from_status=current, to_status=to_status, actor=actor, reason=reason
     )
     if to_status == S.PAID:
-        ledger.hold_post(payout=payout)
+        entries.hold_post(payout=payout)
     elif to_status in {S.FAILED, S.CANCELED}:
-        ledger.hold_void(payout=payout)
+        entries.hold_void(payout=payout)
     log.info("payout.transition.applied", reason=reason)
     return TransitionResult(payout=payout, changed=True, previous_status=current)
 

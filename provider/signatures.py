@@ -28,6 +28,10 @@ VerificationFailure = Literal[
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 
+class WebhookKeyError(ValueError):
+    """A configured key is missing or malformed: our configuration is wrong, not the message."""
+
+
 class WebhookVerificationError(Exception):
     """The message is not proven to come from the bank; ``code`` says why."""
 
@@ -48,7 +52,7 @@ def public_key_from_secret(secret: str) -> str:
 
 
 def load_public_keys(texts: Iterable[str]) -> list[Ed25519PublicKey]:
-    """Parse ``whpk_...`` keys; raise ``ValueError`` on a malformed one (a configuration error)."""
+    """Parse ``whpk_...`` keys; raise ``WebhookKeyError`` on a malformed one (a configuration error)."""
     return [Ed25519PublicKey.from_public_bytes(_key_bytes(text, PUBLIC_KEY_PREFIX)) for text in texts]
 
 
@@ -75,12 +79,12 @@ def verify(
 ) -> None:
     """Return when any ``v1a`` entry of the header verifies with any of the keys; raise otherwise.
 
-    Raises ``WebhookVerificationError`` for a message that fails, ``ValueError`` when ``public_keys``
-    is empty or malformed (that is our configuration, not the sender's fault).
+    Raises ``WebhookVerificationError`` for a message that fails, ``WebhookKeyError`` when
+    ``public_keys`` is empty or malformed (that is our configuration, not the sender's fault).
     """
     keys = load_public_keys(public_keys)
     if not keys:
-        raise ValueError("no webhook public keys configured")
+        raise WebhookKeyError("no webhook public keys configured")
     if not (msg_id and timestamp and signature_header):
         raise WebhookVerificationError(
             "missing_headers", "webhook-id, -timestamp and -signature are required"
@@ -128,13 +132,13 @@ def _load_secret_key(text: str) -> Ed25519PrivateKey:
 
 def _key_bytes(text: str, prefix: str) -> bytes:
     if not text.startswith(prefix):
-        raise ValueError(f"a key must start with {prefix!r}")
+        raise WebhookKeyError(f"a key must start with {prefix!r}")
     try:
         raw = base64.b64decode(text.removeprefix(prefix), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"a {prefix!r} key is not valid base64") from exc
+        raise WebhookKeyError(f"a {prefix!r} key is not valid base64") from exc
     if len(raw) != 32:
-        raise ValueError(f"a {prefix!r} key must hold 32 bytes, not {len(raw)}")
+        raise WebhookKeyError(f"a {prefix!r} key must hold 32 bytes, not {len(raw)}")
     return raw
 
 

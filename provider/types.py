@@ -87,34 +87,36 @@ class BankPayout:
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"payout object is not a JSON object: {type(data).__name__}")
-        status = _required(data, "status", str)
+        status = required_field(data, "status", str)
         try:
             known_status = BankPayoutStatus(status)
         except ValueError:
             raise ValueError(f"payout object has an unknown status: {status!r}") from None
         return cls(
-            id=_required(data, "id", str),
-            reference=_required(data, "reference", str),
+            id=required_field(data, "id", str),
+            reference=required_field(data, "reference", str),
             status=known_status,
-            amount_minor=_required(data, "amount", int),
-            currency=_required(data, "currency", str),
-            failure_code=_nullable(data, "failure_code", str),
-            failure_reason=_nullable(data, "failure_reason", str),
+            amount_minor=required_field(data, "amount", int),
+            currency=required_field(data, "currency", str),
+            failure_code=optional_field(data, "failure_code", str),
+            failure_reason=optional_field(data, "failure_reason", str),
         )
 
 
-def _required(data: Mapping[str, object], key: str, kind: type[_T]) -> _T:
-    value = _nullable(data, key, kind)
+def required_field(data: Mapping[str, object], key: str, kind: type[_T]) -> _T:
+    """``data[key]``, which must be present, not null and of type ``kind``; ``ValueError`` otherwise."""
+    value = optional_field(data, key, kind)
     if value is None:
-        raise ValueError(f"payout object has a null {key!r}")
+        raise ValueError(f"{key!r} is null")
     return value
 
 
-def _nullable(data: Mapping[str, object], key: str, kind: type[_T]) -> _T | None:
+def optional_field(data: Mapping[str, object], key: str, kind: type[_T]) -> _T | None:
+    """``data[key]``, which must be present and either null or of type ``kind``; ``ValueError`` otherwise."""
     if key not in data:
-        raise ValueError(f"payout object misses {key!r}")
+        raise ValueError(f"{key!r} is missing")
     value = data[key]
     # bool is a subclass of int, and true is not an amount.
     if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-        raise ValueError(f"payout object has {key!r} of type {type(value).__name__}")
+        raise ValueError(f"{key!r} is of type {type(value).__name__}")
     return value

@@ -1,10 +1,12 @@
 from typing import Any
 
 import pytest
+import respx
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from payouts.bank import bank_client
+from payouts import tasks
+from payouts.bank.adapter import bank_client
 from payouts.models import Organization
 from payouts.services import api_key_create
 from provider.signatures import generate_keypair
@@ -68,8 +70,6 @@ def _no_real_task_queueing(request: pytest.FixtureRequest, monkeypatch: pytest.M
     """Unit tests never publish to the broker by accident; tests that want the real thing are
     marked `e2e`. `.delay` is the edge we own, so it is the one we stub."""
     if request.node.get_closest_marker("e2e") is None:
-        from payouts import tasks
-
         monkeypatch.setattr(tasks.process_payout, "delay", lambda *args, **kwargs: None)
 
 
@@ -84,8 +84,6 @@ def bank_keys(settings: Any) -> list[str]:
 @pytest.fixture
 def bank_api(settings: Any) -> Any:
     """The service's bank client pointed at a respx-mocked bank."""
-    import respx
-
     settings.BANK_API_URL = BANK_URL
     bank_client.cache_clear()
     with respx.mock(base_url=BANK_URL, assert_all_called=False) as router:

@@ -5,9 +5,9 @@ from typing import Any
 
 import factory
 
-from payouts import ledger
+from payouts.ledger import entries
+from payouts.ledger.incoming import incoming_transfer_receive
 from payouts.models import IncomingTransfer, Organization, Payout, PayoutStatus
-from payouts.transfers import incoming_transfer_receive
 
 VALID_ACCOUNT = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
 
@@ -53,9 +53,9 @@ class PayoutFactory(factory.django.DjangoModelFactory[Payout]):
     def _create(cls, model_class: type[Payout], *args: Any, **kwargs: Any) -> Payout:
         payout: Payout = super()._create(model_class, *args, **kwargs)
         fund(payout.organization, payout.amount, payout.currency)
-        ledger.hold_place(payout=payout)
+        entries.hold_place(payout=payout)
         if payout.status == PayoutStatus.PAID:
-            ledger.hold_post(payout=payout)
+            entries.hold_post(payout=payout)
         elif payout.status in {PayoutStatus.FAILED, PayoutStatus.CANCELED}:
-            ledger.hold_void(payout=payout)
+            entries.hold_void(payout=payout)
         return payout

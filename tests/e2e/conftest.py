@@ -15,7 +15,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
-from payouts.bank import bank_client
+from payouts.bank.adapter import bank_client
 from payouts.models import IncomingTransfer, Organization
 from provider.signatures import generate_keypair
 from tests.conftest import client_for

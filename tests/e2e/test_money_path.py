@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from fake_bank.models import BankPayout, WebhookAttempt
 from payouts import tasks
-from payouts.bank import bank_client
+from payouts.bank.adapter import bank_client
 from payouts.models import BankWebhookEvent, Payout, PayoutEvent, WebhookOutcome
 from tests.e2e.conftest import PLAIN_ACCOUNT, create, rub, status_becomes, wait_for
 

@@ -8,9 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.test import Client
 from rest_framework.test import APIClient
 
-from payouts import ledger
+from payouts.ledger import entries
+from payouts.ledger.incoming import IncomingTransferAlreadyCredited, incoming_transfer_assign
 from payouts.models import (
     AccountKind,
     Actor,
@@ -23,7 +25,6 @@ from payouts.models import (
     Payout,
     PayoutStatus,
 )
-from payouts.transfers import IncomingTransferAlreadyCredited, incoming_transfer_assign
 from payouts.transitions import payout_transition
 from tests.bank_doubles import signed_webhook
 from tests.concurrency import run_at_once
@@ -131,8 +132,8 @@ def test_hold_resolves_once_a_second_post_or_void_is_a_noop(lean_org: Organizati
     payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)
     account = LedgerAccount.objects.get(organization=lean_org, currency="RUB")
 
-    assert ledger.hold_post(payout=payout) is None
-    assert ledger.hold_void(payout=payout) is None
+    assert entries.hold_post(payout=payout) is None
+    assert entries.hold_void(payout=payout) is None
 
     assert LedgerAccount.objects.get(pk=account.pk).debits_posted == account.debits_posted
     assert LedgerEntry.objects.filter(payout=payout).count() == 2
@@ -213,8 +214,6 @@ def incoming_event(inn: str, operation_id: str = "op_in_1", amount: int = 150_00
 
 
 def post_webhook(raw: bytes, headers: dict[str, str]) -> Any:
-    from django.test import Client
-
     return Client().post("/api/webhooks/bank/", raw, content_type="application/json", **headers)
 
 

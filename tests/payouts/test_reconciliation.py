@@ -10,8 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from payouts import tasks
+from payouts.bank.reconciliation import payout_reconcile, payouts_claim_stale
 from payouts.models import EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
-from payouts.reconciliation import payout_reconcile, payouts_claim_stale
 from payouts.transitions import IN_FLIGHT_STATUSES
 from tests.bank_doubles import bank_payout_json
 from tests.concurrency import run_at_once

@@ -8,7 +8,8 @@ import pytest
 from celery.exceptions import Retry
 
 from payouts import tasks
-from payouts.models import Payout, PayoutEvent, PayoutStatus
+from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
+from payouts.transitions import payout_transition
 from tests.bank_doubles import bank_payout_json
 from tests.factories import PayoutFactory
 
@@ -135,9 +136,6 @@ def test_process_payout_keeps_the_webhooks_result_when_it_outran_the_task(bank_a
     payout = PayoutFactory()
 
     def bank_pays_before_answering(request: httpx.Request) -> httpx.Response:
-        from payouts.models import Actor
-        from payouts.transitions import payout_transition
-
         payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK, bank_reference="bp_1")
         return httpx.Response(202, json=bank_payout_json(payout))
 

@@ -283,3 +283,16 @@ def test_webhook_wrong_method_is_405_in_the_envelope(method: str) -> None:
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert response["Allow"] == "POST"
+
+
+@pytest.mark.django_db
+def test_webhook_with_a_malformed_configured_key_is_503_and_writes_nothing(settings: Any) -> None:
+    # given our configuration holds a key that is not a key (the bank's message is fine)
+    secret, public = generate_keypair()
+    settings.BANK_WEBHOOK_PUBLIC_KEYS = [public, "whpk_not-base64!"]
+    payout = PayoutFactory(status=S.SUBMITTED)
+
+    response = deliver(event(payout), [secret])
+
+    _refused(response, 503, "webhook_keys_misconfigured")
+    assert Payout.objects.get(pk=payout.pk).status == S.SUBMITTED

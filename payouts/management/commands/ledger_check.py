@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payouts.ledger_check import ledger_check
+from payouts.ledger.check import ledger_check
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from payouts import ledger
 from payouts.errors import DomainError
+from payouts.ledger import entries
 from payouts.models import IncomingTransfer, IncomingTransferStatus, Organization
 
 logger = structlog.get_logger(__name__)
@@ -50,7 +50,7 @@ def incoming_transfer_receive(
             "incoming_transfer.unmatched", payer_inn=payer_inn, amount=str(amount), currency=currency
         )
         return incoming
-    ledger.incoming_credit(incoming=incoming, organization=organization)
+    entries.incoming_credit(incoming=incoming, organization=organization)
     return incoming
 
 
@@ -65,6 +65,6 @@ def incoming_transfer_assign(*, incoming_transfer_id: int, organization: Organiz
     incoming.status = IncomingTransferStatus.CREDITED
     incoming.credited_at = timezone.now()
     incoming.save(update_fields=["organization", "status", "credited_at"])
-    ledger.incoming_credit(incoming=incoming, organization=organization)
+    entries.incoming_credit(incoming=incoming, organization=organization)
     logger.info("incoming_transfer.assigned", incoming_transfer_id=incoming.pk, organization=organization.inn)
     return incoming

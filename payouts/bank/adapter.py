@@ -1,14 +1,24 @@
-"""The service's one bank client, built from settings, and the translation of a payout into the
-bank's terms (integer minor units, the recipient snapshot)."""
+"""The one place where the bank's vocabulary meets ours: the service's bank client built from
+settings, a payout in the bank's terms (integer minor units, the recipient snapshot), and the map
+from the bank's payout statuses to ours. Another bank means another `provider/` and this module."""
 
 from functools import lru_cache
 
 from django.conf import settings
 
-from payouts.models import Payout
+from payouts.models import Payout, PayoutStatus
 from payouts.money import to_minor_units
 from provider.client import BankClient
-from provider.types import PayoutSubmission, Recipient
+from provider.types import BankPayoutStatus, PayoutSubmission, Recipient
+
+# What a payout is on our side when the bank reports it in a status. The bank's `processing` means
+# it has the payout and has not executed it yet: ours is `submitted`.
+PAYOUT_STATUS_FOR_BANK_STATUS: dict[BankPayoutStatus, PayoutStatus] = {
+    BankPayoutStatus.PROCESSING: PayoutStatus.SUBMITTED,
+    BankPayoutStatus.PAID: PayoutStatus.PAID,
+    BankPayoutStatus.FAILED: PayoutStatus.FAILED,
+    BankPayoutStatus.CANCELED: PayoutStatus.CANCELED,
+}
 
 
 @lru_cache(maxsize=1)

@@ -13,23 +13,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from payouts.bank import bank_client
+from payouts.bank.adapter import PAYOUT_STATUS_FOR_BANK_STATUS, bank_client
+from payouts.bank.submission import payout_submit
 from payouts.errors import InvalidTransition
 from payouts.models import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutStatus
-from payouts.services import payout_submit
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_apply_bank_status
 from provider.errors import ProviderError
-from provider.types import BankPayout, BankPayoutStatus
+from provider.types import BankPayout
 
 logger = structlog.get_logger(__name__)
 
 SWEEP_BATCH_SIZE = 100
-BANK_TO_PAYOUT_STATUS: dict[BankPayoutStatus, PayoutStatus] = {
-    BankPayoutStatus.PROCESSING: PayoutStatus.SUBMITTED,
-    BankPayoutStatus.PAID: PayoutStatus.PAID,
-    BankPayoutStatus.FAILED: PayoutStatus.FAILED,
-    BankPayoutStatus.CANCELED: PayoutStatus.CANCELED,
-}
 
 
 @transaction.atomic
@@ -80,7 +74,7 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
 
 
 def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
-    target = BANK_TO_PAYOUT_STATUS[bank_payout.status]
+    target = PAYOUT_STATUS_FOR_BANK_STATUS[bank_payout.status]
     if len(bank_payout.id) > BANK_REFERENCE_MAX_LENGTH:
         logger.error("reconcile.bank_reference_too_long", bank_reference=bank_payout.id[:200])
         return
@@ -98,7 +92,7 @@ def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
         logger.error("reconcile.bank_state_refused", current=exc.current, bank_status=bank_payout.status)
 
 
-def stale_payouts_claim() -> tuple[list[UUID], list[UUID]]:
+def payouts_claim_for_sweep() -> tuple[list[UUID], list[UUID]]:
     """(in-flight payouts to look up at the bank, `new` payouts whose task never ran)."""
     in_flight = payouts_claim_stale(
         statuses=IN_FLIGHT_STATUSES, older_than_seconds=settings.RECONCILE_AFTER_SECONDS

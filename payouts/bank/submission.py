@@ -1,0 +1,88 @@
+"""The worker's side of the money path: hand a payout to the bank and record its first answer.
+
+`process_payout` (the Celery task) and the reconciler's resubmission call `payout_submit`; every
+status change goes through `payouts.transitions`.
+"""
+
+from uuid import UUID
+
+import structlog
+
+from payouts.bank.adapter import bank_client, submission_for
+from payouts.errors import InvalidTransition
+from payouts.models import Actor, Payout, PayoutStatus
+from payouts.transitions import payout_transition
+from provider.errors import ProviderRejectedError
+
+logger = structlog.get_logger(__name__)
+
+
+def payout_submit(*, payout_id: UUID | str, actor: Actor = Actor.WORKER) -> None:
+    """Hand a payout to the bank: `new -> processing`, submit, then `processing -> submitted` (with the
+    bank's reference) or `processing -> failed` (the bank refused it outright).
+
+    Safe to run any number of times, concurrently too: the bank deduplicates on our payout id (its
+    Idempotency-Key), and every status change is a no-op when already made. A payout that is no
+    longer `new` or `processing` is left alone. Raises `ProviderTransientError` when the outcome is
+    unknown; the payout then stays `processing` (the caller retries; the reconciler looks it up).
+    """
+    structlog.contextvars.bind_contextvars(payout_id=str(payout_id))
+    payout = Payout.objects.get(pk=payout_id)
+    if payout.status not in {PayoutStatus.NEW, PayoutStatus.PROCESSING}:
+        logger.info("payout.submit.skipped", status=payout.status)
+        return
+    try:
+        payout_transition(
+            payout_id=payout.pk, to_status=PayoutStatus.PROCESSING, actor=actor, reason="picked up"
+        )
+    except InvalidTransition:
+        # Canceled (or moved on) between our read and the lock: nothing to submit.
+        logger.info("payout.submit.skipped_after_lock")
+        return
+    payout.refresh_from_db()
+    if payout.status != PayoutStatus.PROCESSING:
+        return
+    try:
+        bank_payout = bank_client().submit_payout(submission_for(payout))
+    except ProviderRejectedError as exc:
+        _apply_bank_outcome(
+            payout_id=payout.pk,
+            to_status=PayoutStatus.FAILED,
+            actor=actor,
+            reason="refused by the bank at submission",
+            failure_code=exc.code,
+            failure_reason=exc.message,
+        )
+        return
+    _apply_bank_outcome(
+        payout_id=payout.pk,
+        to_status=PayoutStatus.SUBMITTED,
+        actor=actor,
+        reason="accepted by the bank",
+        bank_reference=bank_payout.id,
+    )
+
+
+def _apply_bank_outcome(
+    *,
+    payout_id: UUID,
+    to_status: PayoutStatus,
+    actor: Actor,
+    reason: str,
+    failure_code: str = "",
+    failure_reason: str = "",
+    bank_reference: str = "",
+) -> None:
+    """A late result (the webhook got there first) is no error: the table refuses it, we log it."""
+    try:
+        payout_transition(
+            payout_id=payout_id,
+            to_status=to_status,
+            actor=actor,
+            reason=reason,
+            failure_code=failure_code,
+            failure_reason=failure_reason,
+            bank_reference=bank_reference,
+        )
+    except InvalidTransition as exc:
+        logger.info("payout.submit.result_superseded", current=exc.current, result=to_status)

@@ -1,0 +1,163 @@
+"""The bank's callbacks: deduplicated by `operation_id`, routed by type, applied through the one
+transition function with actor `bank`.
+
+Verify, store, acknowledge: every well-signed event gets a 2xx, including the ones we refuse to act
+on (those become anomalies an operator can see), so that the bank stops redelivering them.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from django.db import IntegrityError, transaction
+
+from payouts.bank.adapter import PAYOUT_STATUS_FOR_BANK_STATUS
+from payouts.errors import InvalidTransition
+from payouts.inn import normalize_inn
+from payouts.ledger.incoming import incoming_transfer_receive
+from payouts.models import (
+    BANK_REFERENCE_MAX_LENGTH,
+    Actor,
+    BankWebhookEvent,
+    Payout,
+    WebhookOutcome,
+)
+from payouts.money import CURRENCY_EXPONENTS, from_minor_units, to_minor_units
+from payouts.transitions import payout_apply_bank_status
+from provider.events import IncomingTransfer, UnreadableData, WebhookEvent
+from provider.types import BankPayout
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Handled:
+    outcome: WebhookOutcome
+    payout: Payout | None = None
+    anomaly: str = ""
+
+
+def bank_event_receive(*, webhook_id: str, event: WebhookEvent) -> tuple[WebhookOutcome, bool]:
+    """Process one verified bank event exactly once. Returns (outcome, duplicate).
+
+    The dedup row and the event's effect commit together: a crash in between leaves neither, and
+    the bank's redelivery processes the event afresh. Simultaneous deliveries of one operation meet
+    at the unique index on `operation_id`; the losers wait for the winner's commit, then see a
+    duplicate and change nothing.
+    """
+    log = logger.bind(operation_id=event.operation_id, event_type=event.type)
+    try:
+        with transaction.atomic():
+            record = BankWebhookEvent.objects.create(
+                operation_id=event.operation_id,
+                webhook_id=webhook_id,
+                event_type=event.type,
+                occurred_at=event.occurred_at,
+                payload=event.payload,
+                outcome=WebhookOutcome.NOOP,
+            )
+            handled = _route(event)
+            record.outcome, record.payout, record.anomaly = handled.outcome, handled.payout, handled.anomaly
+            record.save(update_fields=["outcome", "payout", "anomaly"])
+    except IntegrityError:
+        if not BankWebhookEvent.objects.filter(operation_id=event.operation_id).exists():
+            raise
+        log.info("bank_webhook.duplicate")
+        existing = BankWebhookEvent.objects.get(operation_id=event.operation_id)
+        return WebhookOutcome(existing.outcome), True
+    if handled.outcome == WebhookOutcome.ANOMALY:
+        log.error(
+            "bank_webhook.anomaly",
+            anomaly=handled.anomaly,
+            payout_id=str(handled.payout and handled.payout.pk),
+        )
+    elif handled.outcome == WebhookOutcome.IGNORED:
+        log.warning("bank_webhook.ignored_type")
+    else:
+        log.info("bank_webhook.processed", outcome=handled.outcome)
+    return handled.outcome, False
+
+
+def _route(event: WebhookEvent) -> Handled:
+    data = event.data
+    if isinstance(data, UnreadableData):
+        return Handled(WebhookOutcome.ANOMALY, anomaly=data.reason)
+    if isinstance(data, BankPayout):
+        return _payout_event(event, data)
+    if isinstance(data, IncomingTransfer):
+        return _incoming_transfer(event, data)
+    return Handled(WebhookOutcome.IGNORED)
+
+
+def _incoming_transfer(event: WebhookEvent, transfer: IncomingTransfer) -> Handled:
+    try:
+        payer_inn = normalize_inn(transfer.payer_inn)
+    except ValueError:
+        return Handled(
+            WebhookOutcome.ANOMALY, anomaly=f"incoming transfer with invalid payer_inn {transfer.payer_inn!r}"
+        )
+    if transfer.currency not in CURRENCY_EXPONENTS:
+        return Handled(
+            WebhookOutcome.ANOMALY, anomaly=f"incoming transfer in an unknown currency {transfer.currency!r}"
+        )
+    incoming = incoming_transfer_receive(
+        operation_id=event.operation_id,
+        payer_inn=payer_inn,
+        amount=from_minor_units(transfer.amount_minor, transfer.currency),
+        currency=transfer.currency,
+        document_number=transfer.document_number,
+        document_date=transfer.document_date,
+    )
+    if incoming.organization is None:
+        return Handled(WebhookOutcome.APPLIED, anomaly=f"parked: no organisation with INN {payer_inn}")
+    return Handled(WebhookOutcome.APPLIED)
+
+
+def _payout_event(event: WebhookEvent, bank_payout: BankPayout) -> Handled:
+    payout = _payout_for(bank_payout.reference)
+    if payout is None:
+        return Handled(WebhookOutcome.ANOMALY, anomaly=f"unknown payout reference {bank_payout.reference!r}")
+    mismatch = _mismatch(payout, bank_payout)
+    if mismatch:
+        return Handled(WebhookOutcome.ANOMALY, payout=payout, anomaly=mismatch)
+    target = PAYOUT_STATUS_FOR_BANK_STATUS[bank_payout.status]
+    try:
+        result = payout_apply_bank_status(
+            payout_id=payout.pk,
+            to_status=target,
+            actor=Actor.BANK,
+            reason=f"bank {event.type} ({event.operation_id})",
+            failure_code=bank_payout.failure_code or "",
+            failure_reason=bank_payout.failure_reason or "",
+            bank_reference=bank_payout.id,
+        )
+    except InvalidTransition as exc:
+        return Handled(
+            WebhookOutcome.ANOMALY,
+            payout=payout,
+            anomaly=f"refused transition {exc.current} -> {exc.requested}",
+        )
+    return Handled(WebhookOutcome.APPLIED if result.changed else WebhookOutcome.NOOP, payout=result.payout)
+
+
+def _payout_for(reference: str) -> Payout | None:
+    try:
+        payout_id = uuid.UUID(reference)
+    except ValueError:
+        return None
+    return Payout.objects.filter(pk=payout_id).first()
+
+
+def _mismatch(payout: Payout, bank_payout: BankPayout) -> str:
+    expected_minor = to_minor_units(payout.amount, payout.currency)
+    if bank_payout.currency != payout.currency or bank_payout.amount_minor != expected_minor:
+        return (
+            f"amount/currency mismatch: bank says {bank_payout.amount_minor!r} {bank_payout.currency!r}, "
+            f"payout is {expected_minor} {payout.currency}"
+        )
+    bank_id = bank_payout.id
+    if not 1 <= len(bank_id) <= BANK_REFERENCE_MAX_LENGTH:
+        return f"bank payout id {bank_id!r} is missing or longer than {BANK_REFERENCE_MAX_LENGTH} characters"
+    if payout.bank_reference and bank_id != payout.bank_reference:
+        return f"bank reference mismatch: bank says {bank_id!r}, payout has {payout.bank_reference!r}"
+    return ""
