@@ -103,7 +103,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "payouts.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["payouts.api.auth.CallerRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["payouts.api.throttling.CallerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"caller": env_str("API_RATE_LIMIT", "6000/minute")},
     "UNAUTHENTICATED_USER": None,
 }

@@ -7,7 +7,6 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 
 if TYPE_CHECKING:
     # DRF imports the authentication classes while `rest_framework.views` is still loading.
@@ -82,18 +81,6 @@ class IsOrganizationOrOperator(permissions.BasePermission):
         if isinstance(user, OrganizationCaller):
             return True
         return bool(user is not None and user.is_authenticated and getattr(user, "is_staff", False))
-
-
-class CallerRateThrottle(SimpleRateThrottle):
-    """A rate limit per organisation (or per operator)."""
-
-    scope = "caller"
-
-    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
-        user: Any = request.user
-        if user is None or not getattr(user, "is_authenticated", False):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": user.pk}
 
 
 class OrganizationAPIKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
