@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from fake_bank import selectors, services
+from fake_bank import bank_payouts, incoming_transfers, selectors
 from fake_bank.errors import BankError, InvalidRequestError
 from fake_bank.idempotency import Answer, idempotent_answer
 from fake_bank.representations import error_json, payout_json, transfer_json
@@ -64,7 +64,7 @@ def payout_submit(request: HttpRequest) -> HttpResponse:
     submission = _payout_submission(body)
 
     def submit() -> Answer:
-        payout = services.bank_payout_submit(
+        payout = bank_payouts.bank_payout_submit(
             reference=submission.reference,
             amount=submission.amount,
             currency=submission.currency,
@@ -93,7 +93,7 @@ def payout_cancel(request: HttpRequest, payout_id: str) -> HttpResponse:
     key = _idempotency_key(request, required=False)
 
     def cancel() -> Answer:
-        return Answer(200, payout_json(services.bank_payout_cancel(payout_id=payout_id)))
+        return Answer(200, payout_json(bank_payouts.bank_payout_cancel(payout_id=payout_id)))
 
     if key is None:
         return _answer_response(cancel())
@@ -110,7 +110,7 @@ def incoming_transfer_create(request: HttpRequest) -> HttpResponse:
     transfer = _transfer_request(body)
 
     def create() -> Answer:
-        created = services.incoming_transfer_create(
+        created = incoming_transfers.incoming_transfer_create(
             payer_inn=transfer.payer_inn,
             amount=transfer.amount,
             currency=transfer.currency,

@@ -10,6 +10,7 @@ import logging
 import random
 
 import httpx
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +20,8 @@ from fake_bank.signing import signature_header
 
 logger = logging.getLogger(__name__)
 
+# The Celery task that runs webhook_deliver (declared in fake_bank.tasks under this name).
+DELIVER_WEBHOOK_TASK = "fake_bank.tasks.deliver_webhook"
 USER_AGENT = "fake-bank-webhooks/1.0"
 # Standard Webhooks: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. Entry n is
 # the wait before attempt n + 1 (so attempt 1 goes at once); the delays are multiplied by
@@ -40,10 +43,12 @@ def webhook_delivery_queue(
     *, webhook_id: int, delivery: int, attempt: int = 1, countdown: float = 0.0, tampered: bool = False
 ) -> None:
     """Queue one delivery attempt after the current transaction commits."""
-    from fake_bank.tasks import deliver_webhook
-
     kwargs = {"webhook_id": webhook_id, "delivery": delivery, "attempt": attempt, "tampered": tampered}
-    transaction.on_commit(lambda: deliver_webhook.apply_async(kwargs=kwargs, countdown=countdown))
+    # Sent by name rather than through the task object: the task runs webhook_deliver, which queues
+    # the next attempt from here, so importing fake_bank.tasks would make the two modules cyclic.
+    transaction.on_commit(
+        lambda: current_app.send_task(DELIVER_WEBHOOK_TASK, kwargs=kwargs, countdown=countdown)
+    )
 
 
 def webhook_deliver(

@@ -6,9 +6,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from fake_bank.currencies import SUPPORTED_CURRENCIES
 from fake_bank.models import PolicyOutcomeChoice
 from fake_bank.outcomes import FAILURE_REASONS
-from fake_bank.services import SUPPORTED_CURRENCIES
 
 # Every currency the bank holds has two decimal places (kopecks, cents, pence, fen).
 MINOR_UNITS_PER_MAJOR = 100

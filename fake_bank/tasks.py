@@ -1,12 +1,16 @@
-"""The simulated bank's Celery tasks (routed to the ``fake_bank`` queue). Thin: ids in, one service."""
+"""The simulated bank's Celery tasks (routed to the ``fake_bank`` queue). Thin: ids in, one service.
+
+The services queue these by name (``EXECUTE_PAYOUT_TASK``, ``DELIVER_WEBHOOK_TASK``), so this module
+imports the services and nothing in ``fake_bank`` imports it back.
+"""
 
 import logging
 
 from celery import shared_task
 from django.db import OperationalError
 
-from fake_bank import services
-from fake_bank.delivery import webhook_deliver
+from fake_bank.bank_payouts import EXECUTE_PAYOUT_TASK, bank_payout_execute
+from fake_bank.delivery import DELIVER_WEBHOOK_TASK, webhook_deliver
 from fake_bank.errors import NotFoundError
 from fake_bank.models import Webhook
 
@@ -14,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="fake_bank.tasks.execute_payout",
+    name=EXECUTE_PAYOUT_TASK,
     autoretry_for=(OperationalError,),
     max_retries=5,
     retry_backoff=True,
@@ -22,13 +26,13 @@ logger = logging.getLogger(__name__)
 def execute_payout(payout_id: str) -> None:
     """Execute an accepted payout; a no-op once it is no longer ``processing``."""
     try:
-        services.bank_payout_execute(payout_id=payout_id)
+        bank_payout_execute(payout_id=payout_id)
     except NotFoundError:
         logger.warning("fake bank: no payout %s to execute", payout_id)
 
 
 @shared_task(
-    name="fake_bank.tasks.deliver_webhook",
+    name=DELIVER_WEBHOOK_TASK,
     autoretry_for=(OperationalError,),
     max_retries=5,
     retry_backoff=True,

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from fake_bank import selectors, services
+from fake_bank import bank_payouts, bank_policy, incoming_transfers, selectors, webhooks
 from fake_bank.errors import BankError
 from fake_bank.forms import MINOR_UNITS_PER_MAJOR, IncomingTransferForm, PayoutFailForm, PolicyForm
 from fake_bank.models import (
@@ -237,7 +237,7 @@ def _act(request: HttpRequest, action: Callable[[], str]) -> HttpResponseRedirec
 @require_POST
 def payout_pay(request: HttpRequest, payout_id: str) -> HttpResponse:
     def pay() -> str:
-        payout = services.bank_payout_pay(payout_id=payout_id)
+        payout = bank_payouts.bank_payout_pay(payout_id=payout_id)
         return f"Payout {payout.id} is paid; the bank sends payout.paid."
 
     return _act(request, pay)
@@ -253,7 +253,7 @@ def payout_fail(request: HttpRequest, payout_id: str) -> HttpResponse:
 
     def fail() -> str:
         code = form.cleaned_data["failure_code"]
-        payout = services.bank_payout_fail(payout_id=payout_id, failure_code=code)
+        payout = bank_payouts.bank_payout_fail(payout_id=payout_id, failure_code=code)
         return f"Payout {payout.id} failed with {payout.failure_code}; the bank sends payout.failed."
 
     return _act(request, fail)
@@ -263,7 +263,7 @@ def payout_fail(request: HttpRequest, payout_id: str) -> HttpResponse:
 @require_POST
 def payout_cancel(request: HttpRequest, payout_id: str) -> HttpResponse:
     def cancel() -> str:
-        payout = services.bank_payout_cancel(payout_id=payout_id, repeat_ok=False)
+        payout = bank_payouts.bank_payout_cancel(payout_id=payout_id, repeat_ok=False)
         return f"Payout {payout.id} is canceled; the bank sends payout.canceled."
 
     return _act(request, cancel)
@@ -273,7 +273,7 @@ def payout_cancel(request: HttpRequest, payout_id: str) -> HttpResponse:
 @require_POST
 def payout_drop_next_webhook(request: HttpRequest, payout_id: str) -> HttpResponse:
     def drop() -> str:
-        payout = services.bank_payout_drop_next_webhook(payout_id=payout_id)
+        payout = bank_payouts.bank_payout_drop_next_webhook(payout_id=payout_id)
         return (
             f"The next webhook about payout {payout.id} will be lost; "
             "the service's reconciler has to find the outcome by asking the bank."
@@ -286,7 +286,7 @@ def payout_drop_next_webhook(request: HttpRequest, payout_id: str) -> HttpRespon
 @require_POST
 def webhook_resend(request: HttpRequest, webhook_id: int) -> HttpResponse:
     def resend() -> str:
-        webhook = services.webhook_resend(webhook_id=webhook_id)
+        webhook = webhooks.webhook_resend(webhook_id=webhook_id)
         return (
             f"{webhook.type} {webhook.operation_id} is sent again as delivery {webhook.delivery_count} "
             "(same operation id: the service should answer it as a duplicate)."
@@ -299,7 +299,7 @@ def webhook_resend(request: HttpRequest, webhook_id: int) -> HttpResponse:
 @require_POST
 def webhook_send_tampered(request: HttpRequest, webhook_id: int) -> HttpResponse:
     def send_tampered() -> str:
-        webhook = services.webhook_send_tampered(webhook_id=webhook_id)
+        webhook = webhooks.webhook_send_tampered(webhook_id=webhook_id)
         return (
             f"A tampered copy of {webhook.type} {webhook.operation_id} is sent as delivery "
             f"{webhook.delivery_count} (its amount changed after signing: the service must refuse it)."
@@ -317,7 +317,7 @@ def policy_update(request: HttpRequest) -> HttpResponse:
         return _page(request, policy_form=form, status=400)
 
     def update() -> str:
-        policy = services.policy_update(
+        policy = bank_policy.policy_update(
             outcome=form.cleaned_data["outcome"],
             failure_code=form.chosen_failure_code(),
             execution_delay_seconds=form.cleaned_data["execution_delay_seconds"],
@@ -336,7 +336,7 @@ def incoming_transfer_create(request: HttpRequest) -> HttpResponse:
         return _page(request, transfer_form=form, status=400)
 
     def send() -> str:
-        transfer = services.incoming_transfer_create(
+        transfer = incoming_transfers.incoming_transfer_create(
             payer_inn=form.cleaned_data["payer_inn"],
             amount=form.amount_minor(),
             currency=form.cleaned_data["currency"],

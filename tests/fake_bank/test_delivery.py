@@ -9,7 +9,7 @@ import respx
 import time_machine
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from fake_bank import services
+from fake_bank import bank_payouts, webhooks
 from fake_bank.delivery import RETRY_JITTER, RETRY_SCHEDULE_SECONDS, retry_delay_seconds, webhook_deliver
 from fake_bank.errors import PayoutStateError
 from fake_bank.models import BankPayoutStatus, Webhook
@@ -30,7 +30,7 @@ def paid_webhook(
     """A payout just executed: its payout.paid webhook exists and its first delivery is queued."""
     payout = BankPayoutFactory.create()
     with django_capture_on_commit_callbacks(execute=True):
-        services.bank_payout_execute(payout_id=payout.id)
+        bank_payouts.bank_payout_execute(payout_id=payout.id)
     return Webhook.objects.get(payout=payout)
 
 
@@ -173,7 +173,7 @@ def test_resend_after_giving_up_is_a_new_delivery_that_can_succeed(
     task_queue.run_all()
     # when a person sends it again
     with django_capture_on_commit_callbacks(execute=True):
-        services.webhook_resend(webhook_id=paid_webhook.pk)
+        webhooks.webhook_resend(webhook_id=paid_webhook.pk)
     paid_webhook.refresh_from_db()
     # then it is no longer marked as given up while the new delivery runs
     assert paid_webhook.failed_at is None
@@ -249,7 +249,7 @@ def test_webhook_resend_delivers_same_message_again(
     task_queue.run_all()
     # when a person resends it
     with django_capture_on_commit_callbacks(execute=True):
-        services.webhook_resend(webhook_id=paid_webhook.pk)
+        webhooks.webhook_resend(webhook_id=paid_webhook.pk)
     task_queue.run_all()
     # then the same webhook-id, operation_id and body arrive again
     first, second = (call.request for call in webhook_receiver.calls)
@@ -273,7 +273,7 @@ def test_webhook_send_tampered_sends_a_body_that_does_not_verify(
     webhook_receiver.return_value = httpx.Response(400, json={"error": {"code": "invalid_signature"}})
     # when a person sends a tampered copy
     with django_capture_on_commit_callbacks(execute=True):
-        services.webhook_send_tampered(webhook_id=paid_webhook.pk)
+        webhooks.webhook_send_tampered(webhook_id=paid_webhook.pk)
     task_queue.run_all()
     # then the copy carries the same id, a signature over the original bytes, and an inflated amount
     request = webhook_receiver.calls.last.request
@@ -299,11 +299,11 @@ def test_drop_next_webhook_loses_one_webhook(
 ) -> None:
     # given a payout whose next webhook is to be lost
     payout = BankPayoutFactory.create()
-    services.bank_payout_drop_next_webhook(payout_id=payout.id)
-    services.bank_payout_drop_next_webhook(payout_id=payout.id)
+    bank_payouts.bank_payout_drop_next_webhook(payout_id=payout.id)
+    bank_payouts.bank_payout_drop_next_webhook(payout_id=payout.id)
     # when it is executed
     with django_capture_on_commit_callbacks(execute=True):
-        services.bank_payout_execute(payout_id=payout.id)
+        bank_payouts.bank_payout_execute(payout_id=payout.id)
     task_queue.run_all()
     # then paid, the webhook recorded as dropped and never sent, the flag consumed
     payout.refresh_from_db()
@@ -322,7 +322,7 @@ def test_drop_next_webhook_is_refused_once_the_payout_sends_no_more(
 ) -> None:
     payout = BankPayoutFactory.create(status=status, failure_code=failure_code)
     with pytest.raises(PayoutStateError, match=f"is already {status}"):
-        services.bank_payout_drop_next_webhook(payout_id=payout.id)
+        bank_payouts.bank_payout_drop_next_webhook(payout_id=payout.id)
     payout.refresh_from_db()
     assert payout.drop_next_webhook is False
 
@@ -334,11 +334,11 @@ def test_drop_next_webhook_applies_to_that_payout_only(
 ) -> None:
     # given one payout flagged, another not
     flagged, other = BankPayoutFactory.create(), BankPayoutFactory.create()
-    services.bank_payout_drop_next_webhook(payout_id=flagged.id)
+    bank_payouts.bank_payout_drop_next_webhook(payout_id=flagged.id)
     # when both are canceled
     with django_capture_on_commit_callbacks(execute=True):
-        services.bank_payout_cancel(payout_id=flagged.id)
-        services.bank_payout_cancel(payout_id=other.id)
+        bank_payouts.bank_payout_cancel(payout_id=flagged.id)
+        bank_payouts.bank_payout_cancel(payout_id=other.id)
     task_queue.run_all()
     # then only the other payout's webhook went out
     assert Webhook.objects.get(payout=flagged).dropped is True
@@ -360,7 +360,7 @@ def test_webhook_resend_of_a_dropped_webhook_delivers_it_late(
     assert webhook_receiver.call_count == 0
     # when a person resends it
     with django_capture_on_commit_callbacks(execute=True):
-        services.webhook_resend(webhook_id=webhook.pk)
+        webhooks.webhook_resend(webhook_id=webhook.pk)
     task_queue.run_all()
     # then it arrives
     assert webhook_receiver.call_count == 1

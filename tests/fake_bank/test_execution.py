@@ -8,10 +8,11 @@ import respx
 from django.db import transaction
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
-from fake_bank import services
+from fake_bank import bank_payouts, bank_policy
 from fake_bank.errors import InvalidRequestError, NotFoundError, PayoutAlreadyExecutedError, PayoutStateError
 from fake_bank.models import BankPayout, BankPayoutStatus, BankPolicy, Webhook
 from fake_bank.selectors import policy_get
+from fake_bank.tasks import execute_payout
 from tests.fake_bank.conftest import ACCOUNTS, BankApi, TaskQueue
 from tests.fake_bank.factories import BankPayoutFactory
 
@@ -121,7 +122,7 @@ def test_execute_manual_policy_waits_for_a_person(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     # given
-    services.policy_update(outcome="manual")
+    bank_policy.policy_update(outcome="manual")
     bank.submit()
     # when the execution task runs
     task_queue.run_all()
@@ -130,7 +131,7 @@ def test_execute_manual_policy_waits_for_a_person(
     assert payout.status == BankPayoutStatus.PROCESSING
     # when a person pays it
     with django_capture_on_commit_callbacks(execute=True):
-        services.bank_payout_pay(payout_id=payout.id)
+        bank_payouts.bank_payout_pay(payout_id=payout.id)
     task_queue.run_all()
     # then
     payout.refresh_from_db()
@@ -142,7 +143,7 @@ def test_execute_failed_policy_fails_with_its_code(
     bank: BankApi, task_queue: TaskQueue, webhook_receiver: respx.Route
 ) -> None:
     # given
-    services.policy_update(outcome="failed", failure_code="account_frozen")
+    bank_policy.policy_update(outcome="failed", failure_code="account_frozen")
     bank.submit()
     # when
     task_queue.run_all()
@@ -153,7 +154,7 @@ def test_execute_failed_policy_fails_with_its_code(
 
 def test_execute_uses_policy_delay_as_countdown(bank: BankApi, task_queue: TaskQueue) -> None:
     # given
-    services.policy_update(outcome="paid", execution_delay_seconds=2.5)
+    bank_policy.policy_update(outcome="paid", execution_delay_seconds=2.5)
     # when
     bank.submit()
     # then
@@ -166,10 +167,10 @@ def test_execute_twice_is_a_no_op(
     # given an executed payout
     payout = BankPayoutFactory.create()
     with django_capture_on_commit_callbacks(execute=True):
-        services.bank_payout_execute(payout_id=payout.id)
+        bank_payouts.bank_payout_execute(payout_id=payout.id)
     # when the task runs again (a redelivered message)
     with django_capture_on_commit_callbacks(execute=True):
-        services.bank_payout_execute(payout_id=payout.id)
+        bank_payouts.bank_payout_execute(payout_id=payout.id)
     # then one webhook, one delivery queued
     assert Webhook.objects.filter(payout=payout).count() == 1
     assert task_queue.names() == ["fake_bank.tasks.deliver_webhook"]
@@ -183,7 +184,7 @@ def test_execute_queues_nothing_before_commit(
 
     def execute_then_crash() -> None:
         with transaction.atomic():
-            services.bank_payout_execute(payout_id=payout.id)
+            bank_payouts.bank_payout_execute(payout_id=payout.id)
             raise RuntimeError("crash before commit")
 
     # when the execution is rolled back
@@ -197,8 +198,6 @@ def test_execute_queues_nothing_before_commit(
 
 
 def test_execute_task_for_unknown_payout_does_nothing(task_queue: TaskQueue) -> None:
-    from fake_bank.tasks import execute_payout
-
     execute_payout(payout_id="bp_missing")
     assert task_queue.queued == []
 
@@ -208,17 +207,17 @@ def test_execute_task_for_unknown_payout_does_nothing(task_queue: TaskQueue) -> 
 
 def _act(action: str, payout_id: str) -> BankPayout:
     if action == "pay":
-        return services.bank_payout_pay(payout_id=payout_id)
+        return bank_payouts.bank_payout_pay(payout_id=payout_id)
     if action == "fail":
-        return services.bank_payout_fail(payout_id=payout_id, failure_code="account_closed")
+        return bank_payouts.bank_payout_fail(payout_id=payout_id, failure_code="account_closed")
     if action == "cancel-from-page":
-        return services.bank_payout_cancel(payout_id=payout_id, repeat_ok=False)
-    return services.bank_payout_cancel(payout_id=payout_id)
+        return bank_payouts.bank_payout_cancel(payout_id=payout_id, repeat_ok=False)
+    return bank_payouts.bank_payout_cancel(payout_id=payout_id)
 
 
 def test_bank_payout_fail_sets_code_and_reason(task_queue: TaskQueue) -> None:
     payout = BankPayoutFactory.create()
-    result = services.bank_payout_fail(payout_id=payout.id, failure_code="declined")
+    result = bank_payouts.bank_payout_fail(payout_id=payout.id, failure_code="declined")
     assert (result.status, result.failure_code, result.failure_reason) == (
         "failed",
         "declined",
@@ -230,7 +229,7 @@ def test_bank_payout_fail_sets_code_and_reason(task_queue: TaskQueue) -> None:
 def test_bank_payout_fail_unknown_code_is_refused() -> None:
     payout = BankPayoutFactory.create()
     with pytest.raises(InvalidRequestError):
-        services.bank_payout_fail(payout_id=payout.id, failure_code="bad_luck")
+        bank_payouts.bank_payout_fail(payout_id=payout.id, failure_code="bad_luck")
     payout.refresh_from_db()
     assert payout.status == BankPayoutStatus.PROCESSING
 
@@ -261,7 +260,7 @@ def test_cancel_repeated_through_the_api_is_a_no_op() -> None:
     # given
     payout = BankPayoutFactory.create(status="canceled")
     # when the service's cancel request is repeated
-    result = services.bank_payout_cancel(payout_id=payout.id)
+    result = bank_payouts.bank_payout_cancel(payout_id=payout.id)
     # then the same answer, and no second webhook
     assert result.status == "canceled"
     assert Webhook.objects.count() == 0
@@ -293,7 +292,7 @@ def test_person_action_on_final_payout_is_refused(
 @pytest.mark.parametrize("payout_id", ["bp_missing", f"bp_{'0' * 32}", "bp_\x00", ""])
 def test_person_action_on_unknown_payout_is_not_found(payout_id: str) -> None:
     with pytest.raises(NotFoundError):
-        services.bank_payout_pay(payout_id=payout_id)
+        bank_payouts.bank_payout_pay(payout_id=payout_id)
 
 
 # --- The policy ------------------------------------------------------------------------------
@@ -315,14 +314,14 @@ def test_policy_get_defaults_from_settings(settings: Settings) -> None:
 
 
 def test_policy_update_keeps_the_delay_when_not_given() -> None:
-    services.policy_update(outcome="paid", execution_delay_seconds=3.0)
-    policy = services.policy_update(outcome="failed")
+    bank_policy.policy_update(outcome="paid", execution_delay_seconds=3.0)
+    policy = bank_policy.policy_update(outcome="failed")
     assert (policy.outcome, policy.failure_code, policy.execution_delay_seconds) == (
         "failed",
         "declined",
         3.0,
     )
-    policy = services.policy_update(outcome="manual")
+    policy = bank_policy.policy_update(outcome="manual")
     assert (policy.outcome, policy.failure_code) == ("manual", None)
 
 
@@ -338,4 +337,4 @@ def test_policy_update_keeps_the_delay_when_not_given() -> None:
 )
 def test_policy_update_refuses_bad_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequestError):
-        services.policy_update(**kwargs)
+        bank_policy.policy_update(**kwargs)

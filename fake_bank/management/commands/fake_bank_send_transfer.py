@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from fake_bank.incoming_transfers import incoming_transfer_create
 from fake_bank.models import IncomingTransfer
-from fake_bank.services import incoming_transfer_create
 
 
 class Command(BaseCommand):

@@ -1,5 +1,4 @@
-"""Everything the simulated bank does: accept, execute and cancel payouts, let a person decide their
-fate, announce incoming transfers, and send signed webhooks.
+"""The simulated bank's payouts: accept, execute and cancel them, and let a person decide their fate.
 
 Exactly one function, ``_payout_transition``, assigns a payout's status; it creates the webhook that
 announces the change, and the webhook's delivery is queued after commit.
@@ -8,43 +7,30 @@ announces the change, and the webhook's delivery is queued after commit.
 import logging
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from stdnum import iban as stdnum_iban
 
-from fake_bank.delivery import webhook_delivery_queue
+from fake_bank.currencies import SUPPORTED_CURRENCIES
 from fake_bank.errors import (
     DuplicateReferenceError,
     InvalidRequestError,
-    NotFoundError,
     PayoutAlreadyExecutedError,
     PayoutRefusedError,
     PayoutStateError,
 )
-from fake_bank.models import (
-    BankPayout,
-    BankPayoutStatus,
-    BankPolicy,
-    IncomingTransfer,
-    Webhook,
-    WebhookType,
-    new_operation_id,
-)
-from fake_bank.outcomes import (
-    FAILURE_REASONS,
-    POLICY_OUTCOMES,
-    Outcome,
-    as_policy_outcome,
-    outcome_for,
-)
-from fake_bank.representations import payout_json, transfer_event_json, webhook_body
+from fake_bank.models import BankPayout, BankPayoutStatus, BankPolicy, WebhookType
+from fake_bank.outcomes import FAILURE_REASONS, Outcome, as_policy_outcome, outcome_for
+from fake_bank.representations import payout_json
 from fake_bank.selectors import payout_get, policy_get
+from fake_bank.webhooks import webhook_create
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_CURRENCIES = frozenset({"RUB", "USD", "EUR", "GBP", "CNY"})
+# The Celery task that runs bank_payout_execute (declared in fake_bank.tasks under this name).
+EXECUTE_PAYOUT_TASK = "fake_bank.tasks.execute_payout"
 
 # The one table of allowed status changes; final statuses go nowhere.
 PAYOUT_TRANSITIONS: Mapping[str, frozenset[str]] = {
@@ -65,9 +51,6 @@ _ACCOUNT_NUMBER = re.compile(r"[0-9]{20}")
 _BIC = re.compile(r"04[0-9]{7}")
 # The Bank of Russia's control-key weights over 3 BIC-derived digits + the 20-digit account.
 _CONTROL_KEY_WEIGHTS = ((7, 1, 3) * 8)[:23]
-
-
-# --- Payouts ---------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -212,7 +195,7 @@ def _payout_transition(
     if to in (BankPayoutStatus.PAID, BankPayoutStatus.FAILED):
         payout.executed_at = now
     payout.save(update_fields=["status", "failure_code", "failure_reason", "executed_at"])
-    _webhook_create(
+    webhook_create(
         event_type=_WEBHOOK_TYPE_FOR_STATUS[to],
         data=payout_json(payout),
         occurred_at=now,
@@ -270,154 +253,10 @@ def _recipient_check(recipient: Mapping[str, str]) -> None:
 
 
 def _queue_execution(payout_id: str, *, countdown: float) -> None:
-    from fake_bank.tasks import execute_payout
-
+    # Sent by name rather than through the task object: the task runs bank_payout_execute, so
+    # importing fake_bank.tasks here would make the two modules import each other.
     transaction.on_commit(
-        lambda: execute_payout.apply_async(kwargs={"payout_id": payout_id}, countdown=countdown)
+        lambda: current_app.send_task(
+            EXECUTE_PAYOUT_TASK, kwargs={"payout_id": payout_id}, countdown=countdown
+        )
     )
-
-
-# --- The policy ------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def policy_update(
-    *, outcome: str, failure_code: str | None = None, execution_delay_seconds: float | None = None
-) -> BankPolicy:
-    """Set what happens to payouts executed from now on (those without a magic account ending).
-
-    ``failed`` without a code fails with ``declined``; the delay is kept when not given. Raises
-    ``InvalidRequestError`` for an unknown outcome or code, a code without ``failed``, a negative
-    or non-finite delay.
-    """
-    if outcome not in POLICY_OUTCOMES:
-        raise InvalidRequestError(f"the outcome is one of {', '.join(POLICY_OUTCOMES)}, not {outcome!r}")
-    if outcome == "failed":
-        failure_code = failure_code or "declined"
-        if failure_code not in FAILURE_REASONS:
-            raise InvalidRequestError(f"unknown failure code {failure_code!r}")
-    elif failure_code:
-        raise InvalidRequestError("a failure code goes with the outcome 'failed' only")
-    else:
-        failure_code = None
-    policy = policy_get()
-    policy = BankPolicy.objects.select_for_update().get(pk=policy.pk)
-    if execution_delay_seconds is not None:
-        if not 0 <= execution_delay_seconds < float("inf"):
-            raise InvalidRequestError("the execution delay is a number of seconds, 0 or more")
-        policy.execution_delay_seconds = execution_delay_seconds
-    policy.outcome = outcome
-    policy.failure_code = failure_code
-    policy.save()
-    return policy
-
-
-# --- Incoming transfers ----------------------------------------------------------------------
-
-
-@transaction.atomic
-def incoming_transfer_create(
-    *, payer_inn: str, amount: int, currency: str, document_number: str, document_date: date
-) -> IncomingTransfer:
-    """Record money a payer sent to the service's account and announce it with a signed
-    ``transfer.incoming`` webhook, delivered after commit (one operation, one ``operation_id``).
-
-    Not idempotent by itself: the API runs it under the request's idempotency key when it has one.
-    Raises ``InvalidRequestError`` for a non-positive amount or an unsupported currency.
-    """
-    if amount <= 0:
-        raise InvalidRequestError("amount must be a positive integer of minor units")
-    if currency not in SUPPORTED_CURRENCIES:
-        raise InvalidRequestError(f"currency: the bank does not hold {currency!r}")
-    now = timezone.now()
-    transfer = IncomingTransfer(
-        payer_inn=payer_inn,
-        amount=amount,
-        currency=currency,
-        document_number=document_number,
-        document_date=document_date,
-        created_at=now,
-    )
-    transfer.webhook = _webhook_create(
-        event_type=WebhookType.TRANSFER_INCOMING,
-        data=transfer_event_json(transfer),
-        occurred_at=now,
-        payout=None,
-    )
-    transfer.save(force_insert=True)
-    return transfer
-
-
-# --- Webhooks --------------------------------------------------------------------------------
-
-
-def _webhook_create(
-    *,
-    event_type: WebhookType,
-    data: dict[str, object],
-    occurred_at: datetime,
-    payout: BankPayout | None,
-    copies: int = 1,
-) -> Webhook:
-    """Store a webhook and queue ``copies`` deliveries after commit (none when it is dropped).
-
-    A payout flagged ``drop_next_webhook`` (locked by the caller) loses this webhook and the flag.
-    """
-    dropped = copies == 0
-    if payout is not None and payout.drop_next_webhook:
-        dropped = True
-        payout.drop_next_webhook = False
-        payout.save(update_fields=["drop_next_webhook"])
-    operation_id = new_operation_id()
-    webhook = Webhook.objects.create(
-        operation_id=operation_id,
-        type=event_type,
-        body=webhook_body(
-            event_type=event_type, operation_id=operation_id, occurred_at=occurred_at, data=data
-        ),
-        payout=payout,
-        created_at=occurred_at,
-        dropped=dropped,
-        delivery_count=0 if dropped else copies,
-    )
-    if dropped:
-        logger.info("fake bank webhook %s %s dropped on purpose", event_type, operation_id)
-    for delivery in range(1, webhook.delivery_count + 1):
-        webhook_delivery_queue(webhook_id=webhook.pk, delivery=delivery)
-    return webhook
-
-
-@transaction.atomic
-def webhook_resend(*, webhook_id: int) -> Webhook:
-    """Deliver a webhook again: the same message (``webhook-id``, ``operation_id``, body) with a new
-    timestamp and signature, retried on the usual schedule; queued after commit.
-
-    Works for a dropped webhook too: that is how a person delivers a "lost" message late, and for
-    one that ran out of retries (its ``failed_at`` is cleared). Raises ``NotFoundError``.
-    """
-    webhook = _webhook_lock(webhook_id)
-    webhook.delivery_count += 1
-    webhook.failed_at = None  # a new delivery is under way; it sets this again if it runs out too
-    webhook.save(update_fields=["delivery_count", "failed_at"])
-    webhook_delivery_queue(webhook_id=webhook.pk, delivery=webhook.delivery_count)
-    return webhook
-
-
-@transaction.atomic
-def webhook_send_tampered(*, webhook_id: int) -> Webhook:
-    """Deliver one copy of a webhook whose body is altered after signing (the amount multiplied by
-    100), which the receiver must refuse. One attempt, never retried; it does not change the
-    webhook's delivered or failed state. Raises ``NotFoundError``.
-    """
-    webhook = _webhook_lock(webhook_id)
-    webhook.delivery_count += 1
-    webhook.save(update_fields=["delivery_count"])
-    webhook_delivery_queue(webhook_id=webhook.pk, delivery=webhook.delivery_count, tampered=True)
-    return webhook
-
-
-def _webhook_lock(webhook_id: int) -> Webhook:
-    try:
-        return Webhook.objects.select_for_update().get(pk=webhook_id)
-    except Webhook.DoesNotExist:
-        raise NotFoundError(f"no webhook with id {webhook_id!r}") from None
