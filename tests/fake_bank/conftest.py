@@ -1,5 +1,6 @@
 """Fixtures for the simulated bank: its settings, a recorder for its queued tasks, a client that
-speaks its API, and a respx stand-in for the service's webhook endpoint."""
+speaks its API, a respx stand-in for the service's webhook endpoint, and what the tests of its web
+page share."""
 
 import base64
 import json
@@ -17,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.test import Client
 
 from fake_bank import tasks
+from fake_bank.models import BankPayout, BankPayoutStatus, BankPolicy, IncomingTransfer, Webhook
 from fake_bank.signing import keypair_generate
+from tests.fake_bank.factories import BankPayoutFactory
 
 API_TOKEN = "bank-test-token"
 WEBHOOK_URL = "http://service.test/api/webhooks/bank/"
@@ -171,3 +174,52 @@ def verified_signatures(request: httpx.Request, whpk: str) -> list[bool]:
         else:
             results.append(True)
     return results
+
+
+# --- The simulator's page (test_page.py, test_page_actions.py) -------------------------------
+
+PAGE = "/fake-bank/"
+TRANSFER_FORM = {
+    "payer_inn": "7707083893",
+    "amount": "1500.25",
+    "currency": "RUB",
+    "document_number": "PP-17",
+    "document_date": "2026-11-22",
+}
+
+
+@pytest.fixture
+def paid_payout(bank: BankApi, task_queue: TaskQueue, webhook_receiver: respx.Route) -> BankPayout:
+    """A payout the bank accepted, paid, and announced with one delivered payout.paid webhook."""
+    bank.submit(amount=1000050)
+    task_queue.run_all()
+    return BankPayout.objects.get(status=BankPayoutStatus.PAID)
+
+
+# Every form on the page with data it accepts: a path under /fake-bank/ (``targets`` fills it in).
+ACTIONS = [
+    ("payouts/{payout}/pay", {}),
+    ("payouts/{payout}/fail", {"failure_code": "declined"}),
+    ("payouts/{payout}/cancel", {}),
+    ("payouts/{payout}/drop-next-webhook", {}),
+    ("webhooks/{webhook}/resend", {}),
+    ("webhooks/{webhook}/send-tampered", {}),
+    ("policy", {"outcome": "manual", "failure_code": "declined", "execution_delay_seconds": "0"}),
+    ("incoming-transfers", TRANSFER_FORM),
+]
+
+
+@pytest.fixture
+def targets(paid_payout: BankPayout) -> dict[str, Any]:
+    """An open payout and a delivered webhook for the actions to act on."""
+    return {"payout": BankPayoutFactory.create().id, "webhook": Webhook.objects.get(payout=paid_payout).pk}
+
+
+def books_snapshot() -> list[Any]:
+    """All that a page action can change: equal before and after means the action did nothing."""
+    return [
+        sorted(BankPayout.objects.values_list("id", "status", "drop_next_webhook")),
+        sorted(Webhook.objects.values_list("id", "delivery_count")),
+        list(BankPolicy.objects.values_list("outcome", "execution_delay_seconds")),
+        IncomingTransfer.objects.count(),
+    ]
