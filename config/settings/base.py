@@ -107,6 +107,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {"caller": env_str("API_RATE_LIMIT", "6000/minute")},
     "UNAUTHENTICATED_USER": None,
 }
+# A verified API key is trusted in-process this long: a revoked key stops working within it.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 5)
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 

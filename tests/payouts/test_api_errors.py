@@ -91,11 +91,10 @@ def test_validation_error_is_400_with_field_details(api: APIClient) -> None:
 
 
 @pytest.mark.django_db
-def test_too_many_requests_is_429_with_retry_after(api: APIClient) -> None:
+def test_too_many_requests_is_429_with_retry_after(api: APIClient, settings: Any) -> None:
     cache.clear()
-    rates = {"caller": "2/minute"}
-    with mock.patch("rest_framework.throttling.SimpleRateThrottle.THROTTLE_RATES", rates):
-        responses = [api.get("/api/payouts/") for _ in range(3)]
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"caller": "2/minute"}}
+    responses = [api.get("/api/payouts/") for _ in range(3)]
     cache.clear()
     assert [r.status_code for r in responses[:2]] == [200, 200]
     error = assert_envelope(responses[2], 429, "rate_limited")
