@@ -54,7 +54,7 @@ FUNDING_MINOR = 1_000_000  # 10,000.00 RUB
 
 DEMO_INN = "7707083893"
 BIC = "044525225"
-# An account passing the BIC control-key check (README: "Magic values").
+# An account passing the BIC control-key check (docs/simulator.md: "Magic values").
 PLAIN_ACCOUNT = "40702810938000000001"  # no magic ending: the bank follows its policy (default: pays)
 
 

@@ -16,7 +16,7 @@ pytestmark = [
     pytest.mark.usefixtures("ledger_is_consistent"),
 ]
 
-# The simulator's magic accounts (README: "Magic values"), each passing the BIC control-key check.
+# The simulator's magic accounts (docs/simulator.md: "Magic values"), each passing the BIC control-key check.
 PAID = PLAIN_ACCOUNT  # the default policy pays
 REFUSED = "40702810238000000002"
 FAILS_CLOSED = "40702810538000000003"
