@@ -1,0 +1,76 @@
+"""Statements per request on the hot endpoints, pinned: a change that adds a query fails here.
+
+Counted with the key already verified once (the web process trusts it for `API_KEY_CACHE_SECONDS`),
+as on every request but a worker's first for that key.
+"""
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from payouts.models import Organization, PayoutStatus
+from tests.factories import PayoutFactory
+
+S = PayoutStatus
+
+
+@pytest.fixture
+def warm_api(api: APIClient, organization: Organization) -> APIClient:
+    for status in (S.NEW, S.PAID, S.FAILED, S.SUBMITTED):
+        PayoutFactory.create_batch(3, organization=organization, status=status)
+    assert api.get("/api/payouts/").status_code == 200  # verifies the key once
+    return api
+
+
+def _statements(client: APIClient, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return [q["sql"] for q in queries.captured_queries]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?status=failed",
+        "?status=paid&status=failed",
+        "?currency=RUB",
+        "?created_after=2020-01-01T00:00:00Z",
+        "?created_before=2100-01-01T00:00:00Z",
+        "?amount_min=1&amount_max=1000000",
+        "?page_size=2",
+    ],
+)
+def test_a_list_page_is_two_statements_the_page_and_its_events_never_distinct(
+    warm_api: APIClient, query: str
+) -> None:
+    statements = _statements(warm_api, f"/api/payouts/{query}")
+
+    assert len(statements) == 2, statements
+    assert not [sql for sql in statements if "DISTINCT" in sql.upper()]
+
+
+@pytest.mark.django_db
+def test_a_page_deep_in_the_cursor_is_two_statements(warm_api: APIClient) -> None:
+    next_url = warm_api.get("/api/payouts/?page_size=2").json()["next"]
+
+    assert len(_statements(warm_api, next_url)) == 2
+
+
+@pytest.mark.django_db
+def test_balance_is_one_statement(warm_api: APIClient, organization: Organization) -> None:
+    assert len(_statements(warm_api, f"/api/organizations/{organization.inn}/balance/")) == 1
+
+
+@pytest.mark.django_db
+def test_balance_history_is_one_statement(
+    warm_api: APIClient, organization: Organization, settings: Any
+) -> None:
+    statements = _statements(warm_api, f"/api/organizations/{organization.inn}/balance/history/")
+
+    assert len(statements) == 1, statements
