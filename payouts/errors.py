@@ -50,3 +50,42 @@ class BankUnavailable(DomainError):
 class InsufficientFunds(DomainError):
     code = "insufficient_funds"
     http_status = 422
+
+
+# The human message of every `validation_error`, whichever side of the API found it.
+VALIDATION_MESSAGE = "The request is not valid; see details."
+
+
+class InvalidField(DomainError):
+    """A request that breaks a business rule about one of its fields (`field`). It renders exactly as a
+    field the API could not parse: 400, `validation_error`, details `{field: [reason]}`, so a caller
+    cannot tell on which side of the API a rule lives."""
+
+    code = "validation_error"
+    http_status = 400
+    field = ""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(VALIDATION_MESSAGE, details={self.field: [reason]})
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class CurrencyNotAllowed(InvalidField):
+    """The currency is not one of `settings.PAYOUT_CURRENCIES`."""
+
+    field = "currency"
+
+
+class AmountNotAllowed(InvalidField):
+    """The amount is not positive, finer than its currency allows, or above the maximum."""
+
+    field = "amount"
+
+
+class StatusNotAllowed(InvalidField):
+    """The caller may not ask for this status (a client may only cancel)."""
+
+    field = "status"

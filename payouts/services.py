@@ -1,28 +1,35 @@
 """What the API (and the management commands) write: organisations and their keys, creating a payout,
-changing or deleting one on a client's or operator's request. The worker's side of the money path is
-in `payouts.bank`; every status change goes through `payouts.transitions`."""
+changing or deleting one on a client's or operator's request. The business rules of those requests
+live here, whoever calls: the allowed currencies, the amount's limits and places, and which status
+each actor may ask for. The worker's side of the money path is in `payouts.bank`, the money in
+`payouts.ledger`; every status change goes through `payouts.transitions`."""
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import structlog
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payouts.bank.adapter import bank_client
 from payouts.errors import (
+    AmountNotAllowed,
     BankUnavailable,
     CancelRefusedByBank,
+    CurrencyNotAllowed,
     IdempotencyKeyReused,
     InvalidTransition,
     PayoutInFlight,
+    StatusNotAllowed,
 )
 from payouts.ledger import entries
 from payouts.models import Actor, Organization, OrganizationAPIKey, Payout, PayoutEvent, PayoutStatus
+from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
 from payouts.tasks import process_payout
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
 from provider.errors import (
@@ -56,7 +63,8 @@ def api_key_create(*, organization: Organization, name: str = "default") -> str:
 
 @dataclass(frozen=True)
 class PayoutRequest:
-    """A validated payout request, already normalised (amount quantised, IBAN compact)."""
+    """A payout request as the caller sent it (a compact IBAN, an exact Decimal amount).
+    `payout_create` holds it to the payout rules and quantises the amount before anything else."""
 
     amount: Decimal
     currency: str
@@ -70,10 +78,41 @@ class PayoutRequest:
         return hashlib.sha256(encoded).hexdigest()
 
 
+def _amount_places(currency: str) -> int:
+    # The currency's minor unit, but never finer than the amount column holds.
+    return min(currency_exponent(currency), AMOUNT_DECIMAL_PLACES)
+
+
+def _decimal_places(amount: Decimal) -> int:
+    exponent = amount.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _payout_request_checked(request: PayoutRequest) -> PayoutRequest:
+    """The request with its amount quantised to the currency's places, once it keeps the rules: a
+    configured currency (`CurrencyNotAllowed`), then a positive amount no finer than the currency
+    allows and at most `PAYOUT_MAX_AMOUNT` (`AmountNotAllowed`)."""
+    if request.currency not in settings.PAYOUT_CURRENCIES:
+        raise CurrencyNotAllowed(f"Currency must be one of: {', '.join(settings.PAYOUT_CURRENCIES)}.")
+    if request.amount <= 0:
+        raise AmountNotAllowed("The amount must be positive.")
+    places = _amount_places(request.currency)
+    if _decimal_places(request.amount) > places:
+        raise AmountNotAllowed(f"{request.currency} allows at most {places} decimal places.")
+    if request.amount > settings.PAYOUT_MAX_AMOUNT:
+        raise AmountNotAllowed(f"The amount may be at most {settings.PAYOUT_MAX_AMOUNT}.")
+    return replace(request, amount=request.amount.quantize(Decimal(1).scaleb(-places)))
+
+
 def payout_create(
     *, organization: Organization, idempotency_key: str, request: PayoutRequest
 ) -> tuple[Payout, bool]:
     """Create a payout once per (organisation, idempotency key). Returns (payout, created).
+
+    The request is first held to the payout rules, before anything is read or written: a currency
+    outside `PAYOUT_CURRENCIES` raises `CurrencyNotAllowed`; an amount that is not positive, has more
+    decimal places than the currency allows or exceeds `PAYOUT_MAX_AMOUNT` raises `AmountNotAllowed`.
+    The amount is then quantised to the currency's places (100.5 RUB is stored, and replayed, as 100.50).
 
     The payout row, its first event and the hold on the funds are written in one transaction;
     `process_payout` is queued only after it commits. Raises `InsufficientFunds` (nothing
@@ -82,6 +121,7 @@ def payout_create(
     raises `IdempotencyKeyReused`. Two simultaneous requests with one key meet at the unique index:
     the second waits for the first to commit, then reads and returns its payout.
     """
+    request = _payout_request_checked(request)
     fingerprint = request.fingerprint()
     existing = _payout_for_key(organization=organization, idempotency_key=idempotency_key)
     if existing is not None:
@@ -137,6 +177,19 @@ def _queue_processing_on_commit(payout_id: UUID) -> None:
 # --- Changing a payout through the API -----------------------------------------------------------
 
 
+# The statuses a caller may ask for: a client may only cancel; an operator may also settle by hand.
+_CLIENT_STATUSES = frozenset({PayoutStatus.CANCELED})
+_OPERATOR_STATUSES = frozenset({PayoutStatus.CANCELED, PayoutStatus.PAID, PayoutStatus.FAILED})
+
+
+def _check_status_request(*, actor: Actor, status: PayoutStatus) -> None:
+    if actor == Actor.OPERATOR:
+        if status not in _OPERATOR_STATUSES:
+            raise StatusNotAllowed("Operators may set the status to 'canceled', 'paid' or 'failed' only.")
+    elif status not in _CLIENT_STATUSES:
+        raise StatusNotAllowed("Clients may only set the status to 'canceled'.")
+
+
 def payout_update(
     *,
     payout: Payout,
@@ -148,13 +201,15 @@ def payout_update(
 ) -> Payout:
     """Apply a PATCH: a new description and/or a requested status.
 
-    `canceled` on a `new` payout cancels it here; on a `submitted` one it asks the bank first
-    (`CancelRefusedByBank` when the bank has already executed it, `BankUnavailable` when the bank
-    cannot be reached; the payout continues either way). `paid` / `failed` are an operator's manual
-    settlement. Illegal moves raise `InvalidTransition`. The status is handled first and the
-    description saved only after it, so a refused PATCH changes nothing.
+    Any actor may ask for `canceled`; only `Actor.OPERATOR` may also ask for `paid` / `failed` (a manual
+    settlement); any other request raises `StatusNotAllowed`. `canceled` on a `new` payout cancels it
+    here; on a `submitted` one it asks the bank first (`CancelRefusedByBank` when the bank has already
+    executed it, `BankUnavailable` when the bank cannot be reached; the payout continues either way).
+    Illegal moves raise `InvalidTransition`. The status is handled first and the description saved
+    only after it, so a refused PATCH changes nothing.
     """
     if status is not None:
+        _check_status_request(actor=actor, status=status)
         if status == PayoutStatus.CANCELED:
             _payout_cancel(payout=payout, actor=actor, reason=reason or "canceled on request")
         else:

@@ -11,7 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from payouts.errors import DomainError
+from payouts.errors import VALIDATION_MESSAGE, DomainError
 
 logger = structlog.get_logger(__name__)
 
@@ -51,7 +51,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     code = _CODES.get(type(exc), getattr(exc, "default_code", "error"))
     details: dict[str, Any]
     if isinstance(exc, exceptions.ValidationError):
-        message = "The request is not valid; see details."
+        message = VALIDATION_MESSAGE
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
     else:
         message = str(exc.detail)

@@ -1,18 +1,18 @@
-"""Parsing and rendering of payouts. Rules about money and bank details are checked here only as
-far as they are about the shape of the input; the rest lives in services."""
+"""Parsing and rendering of payouts: JSON shapes and types only (a decimal-string amount, a recipient
+given as an IBAN or as an account with its BIC, no unknown or immutable fields). The business rules
+(the allowed currencies, the amount's limits and places, who may ask for which status) live in
+`payouts.services`."""
 
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payouts.models import Payout, PayoutEvent, PayoutStatus
-from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
 from payouts.recipients import normalize_iban, validate_bic, validate_ru_account
 from payouts.services import PayoutRequest
 
@@ -91,43 +91,16 @@ class RecipientSerializer(StrictSerializer):
         return {"name": attrs["name"], "account_number": attrs["account_number"], "bic": attrs["bic"]}
 
 
-def _decimal_places(amount: Decimal) -> int:
-    exponent = amount.as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
 class PayoutCreateSerializer(StrictSerializer):
     amount = AmountField(help_text='Decimal string, e.g. "100.50" (or a JSON integer).')
     currency = serializers.CharField(help_text="ISO 4217 code from the configured set.")
     recipient = RecipientSerializer()
     description = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
-    def validate_currency(self, value: str) -> str:
-        if value not in settings.PAYOUT_CURRENCIES:
-            allowed = ", ".join(settings.PAYOUT_CURRENCIES)
-            raise serializers.ValidationError(f"Currency must be one of: {allowed}.")
-        return value
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        amount: Decimal = attrs["amount"]
-        if amount <= 0:
-            raise serializers.ValidationError({"amount": ["The amount must be positive."]})
-        places = min(currency_exponent(attrs["currency"]), AMOUNT_DECIMAL_PLACES)
-        if _decimal_places(amount) > places:
-            raise serializers.ValidationError(
-                {"amount": [f"{attrs['currency']} allows at most {places} decimal places."]}
-            )
-        if amount > settings.PAYOUT_MAX_AMOUNT:
-            raise serializers.ValidationError(
-                {"amount": [f"The amount may be at most {settings.PAYOUT_MAX_AMOUNT}."]}
-            )
-        return attrs
-
     def to_request(self) -> PayoutRequest:
         data = self.validated_data
-        places = Decimal(1).scaleb(-min(currency_exponent(data["currency"]), AMOUNT_DECIMAL_PLACES))
         return PayoutRequest(
-            amount=data["amount"].quantize(places),
+            amount=data["amount"],
             currency=data["currency"],
             recipient=dict(data["recipient"]),
             description=data.get("description", ""),
@@ -155,9 +128,6 @@ class PayoutUpdateSerializer(StrictSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "status" not in attrs and "description" not in attrs:
             raise serializers.ValidationError({"non_field_errors": ["Send `status` and/or `description`."]})
-        operator = bool(self.context.get("is_operator"))
-        if attrs.get("status") in {PayoutStatus.PAID, PayoutStatus.FAILED} and not operator:
-            raise serializers.ValidationError({"status": ["Clients may only set the status to 'canceled'."]})
         return attrs
 
 

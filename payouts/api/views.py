@@ -119,7 +119,7 @@ class PayoutDetailApi(GenericAPIView[Payout]):
     )
     def patch(self, request: Request, payout_id: UUID) -> Response:
         payout = _payout_or_404(request, payout_id)
-        serializer = PayoutUpdateSerializer(data=request.data, context={"is_operator": is_operator(request)})
+        serializer = PayoutUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         services.payout_update(
