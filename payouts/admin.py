@@ -1,3 +1,7 @@
+"""The operators' admin. What the service writes is shown read-only here (payouts change through the
+API, the ledger only through its entries); the one thing an operator edits is the organisation of
+an unmatched incoming transfer, which credits it once."""
+
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,6 +22,19 @@ from payouts.models import (
 )
 
 
+class ReadOnlyAdminMixin:
+    """Shown, never added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["name", "inn", "default_currency", "created_at"]
@@ -29,18 +46,14 @@ class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
     list_display = (*APIKeyModelAdmin.list_display, "organization")  # type: ignore[assignment]
 
 
-class PayoutEventInline(admin.TabularInline[PayoutEvent, Payout]):
+class PayoutEventInline(ReadOnlyAdminMixin, admin.TabularInline[PayoutEvent, Payout]):
     model = PayoutEvent
     extra = 0
-    can_delete = False
     readonly_fields = ["from_status", "to_status", "actor", "reason", "created_at"]
-
-    def has_add_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin[Payout]):
+class PayoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Payout]):
     """Read-only: operators change a status through the API (PATCH), which goes through the one
     transition function and leaves an event."""
 
@@ -49,43 +62,14 @@ class PayoutAdmin(admin.ModelAdmin[Payout]):
     search_fields = ["id", "bank_reference", "idempotency_key", "organization__inn"]
     inlines = [PayoutEventInline]
 
-    def get_readonly_fields(self, request: object, obj: Payout | None = None) -> list[str]:
-        return [field.name for field in Payout._meta.fields]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(BankWebhookEvent)
-class BankWebhookEventAdmin(admin.ModelAdmin[BankWebhookEvent]):
+class BankWebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[BankWebhookEvent]):
     """Every bank operation we processed. Filter on outcome `anomaly` for those that need a look."""
 
     list_display = ["received_at", "event_type", "operation_id", "outcome", "anomaly", "payout"]
     list_filter = ["outcome", "event_type"]
     search_fields = ["operation_id", "webhook_id", "payout__id"]
-
-    def get_readonly_fields(self, request: object, obj: BankWebhookEvent | None = None) -> list[str]:
-        return [field.name for field in BankWebhookEvent._meta.fields]
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(LedgerAccount)
@@ -101,10 +85,6 @@ class LedgerAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[LedgerAccount]):
     ]
     list_filter = ["kind", "currency"]
     search_fields = ["organization__inn", "organization__name"]
-
-    @admin.display(description="available")
-    def available(self, account: LedgerAccount) -> object:
-        return account.credits_posted - account.debits_posted - account.debits_pending
 
 
 @admin.register(LedgerEntry)

@@ -1,7 +1,10 @@
-"""The payout domain's tables. Models hold data and constraints only; what changes them lives in
-`services.py` (and the status in `transitions.py`, nowhere else)."""
+"""The payout domain's tables. Models hold data, constraints and the sums derived from a row's own
+fields; what changes them lives in `services.py` (the API's writes), `payouts.bank` (the worker's,
+the webhooks' and the reconciler's), `payouts.ledger` (money) and `transitions.py` (a payout's
+status, nowhere else)."""
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
@@ -103,7 +106,8 @@ class Payout(models.Model):
 
 
 class PayoutEvent(models.Model):
-    """One status change of a payout: written by the transition function only, never updated."""
+    """One status change of a payout, never updated: the first (to `new`) is written by
+    `payout_create`, every later one by the transition function."""
 
     payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="events")
     from_status = models.CharField(max_length=16, blank=True, default="")
@@ -164,8 +168,9 @@ class AccountKind(models.TextChoices):
 class LedgerAccount(models.Model):
     """Totals in the manner of TigerBeetle's accounts; every change comes from a `LedgerEntry`.
 
-    available = credits_posted - debits_posted - debits_pending, which the database refuses to let
-    go below zero on an organisation's account.
+    `posted` and `available` are the balances derived from them. The database refuses to let
+    `available` go below zero on an organisation's account (`ledger_org_available_not_negative`
+    states the same sum as credits_posted >= debits_posted + debits_pending).
     """
 
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
@@ -211,6 +216,16 @@ class LedgerAccount(models.Model):
     def __str__(self) -> str:
         owner = self.organization.inn if self.organization_id and self.organization else self.kind
         return f"{owner} {self.currency}"
+
+    @property
+    def posted(self) -> Decimal:
+        """Settled money: credits minus debits that are posted."""
+        return self.credits_posted - self.debits_posted
+
+    @property
+    def available(self) -> Decimal:
+        """What can still be spent: settled money minus what pending debits (holds) reserve."""
+        return self.posted - self.debits_pending
 
 
 class EntryKind(models.TextChoices):

@@ -57,9 +57,9 @@ def balances_of(*, organization: Organization) -> list[Balance]:
     return [
         Balance(
             currency=account.currency,
-            available=account.credits_posted - account.debits_posted - account.debits_pending,
+            available=account.available,
             pending=account.debits_pending,
-            posted=account.credits_posted - account.debits_posted,
+            posted=account.posted,
         )
         for account in accounts.order_by("currency")
     ]

@@ -57,7 +57,7 @@ def ledger_check() -> Report:
 def _postings_sum_to_zero(report: Report) -> None:
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for account in LedgerAccount.objects.all():
-        sums[account.currency][0] += account.credits_posted - account.debits_posted
+        sums[account.currency][0] += account.posted
         sums[account.currency][1] += account.credits_pending - account.debits_pending
     for currency, (posted, pending) in sorted(sums.items()):
         if posted != ZERO or pending != ZERO:
@@ -97,9 +97,8 @@ def _account_totals_match_entries(report: Report) -> None:
 def _no_negative_available(report: Report) -> None:
     accounts = LedgerAccount.objects.filter(kind=AccountKind.ORGANIZATION)
     for account in accounts:
-        available = account.credits_posted - account.debits_posted - account.debits_pending
-        if available < ZERO:
-            report.violations.append(f"account {account}: available balance {available} is negative")
+        if account.available < ZERO:
+            report.violations.append(f"account {account}: available balance {account.available} is negative")
     report.checked.append(f"no negative available balance in {accounts.count()} organisation accounts")
 
 

@@ -46,10 +46,6 @@ def settlement_account(*, currency: str) -> LedgerAccount:
     return account
 
 
-def available(account: LedgerAccount) -> Decimal:
-    return account.credits_posted - account.debits_posted - account.debits_pending
-
-
 def _lock(*accounts: LedgerAccount) -> dict[int, LedgerAccount]:
     locked = LedgerAccount.objects.select_for_update().filter(pk__in=[a.pk for a in accounts]).order_by("pk")
     return {account.pk: account for account in locked}
@@ -91,7 +87,7 @@ def hold_place(*, payout: Payout) -> LedgerEntry:
     org = organization_account(organization=payout.organization, currency=payout.currency)
     bank = settlement_account(currency=payout.currency)
     locked = _lock(org, bank)
-    can_spend = available(locked[org.pk])
+    can_spend = locked[org.pk].available
     if can_spend < payout.amount:
         raise InsufficientFunds(
             "The organisation's available balance does not cover this payout.",
