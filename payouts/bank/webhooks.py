@@ -1,5 +1,6 @@
-"""The bank's callbacks: deduplicated by `operation_id`, routed by type, applied through the one
-transition function with actor `bank`.
+"""The bank's callbacks, once `payouts.api.webhooks` has verified their signature: deduplicated by
+`operation_id` and routed by type. A payout's result is applied through the one transition function
+with actor `bank`; an incoming transfer is credited through `payouts.ledger.incoming`.
 
 Verify, store, acknowledge: every well-signed event gets a 2xx, including the ones we refuse to act
 on (those become anomalies an operator can see), so that the bank stops redelivering them.
