@@ -68,7 +68,7 @@ def _verified_key(key: str) -> OrganizationAPIKey:
         return cached[1]
     # The library's `get_from_key`, plus the organisation in the same query.
     prefix, _, _ = key.partition(".")
-    api_key = (
+    api_key: OrganizationAPIKey | None = (
         OrganizationAPIKey.objects.get_usable_keys()
         .select_related("organization")
         .filter(prefix=prefix)

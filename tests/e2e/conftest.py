@@ -18,8 +18,7 @@ from config.celery import app as celery_app
 from payouts.bank.adapter import bank_client
 from payouts.models import IncomingTransfer, Organization
 from provider.signatures import generate_keypair
-from tests.conftest import client_for
-from tests.factories import OrganizationFactory
+from tests.payouts.factories import OrganizationFactory, client_for
 
 WAIT_SECONDS = 20.0
 

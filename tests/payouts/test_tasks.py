@@ -10,8 +10,8 @@ from celery.exceptions import Retry
 from payouts import tasks
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
 from payouts.transitions import payout_transition
-from tests.bank_doubles import bank_payout_json
-from tests.factories import PayoutFactory
+from tests.payouts.bank_doubles import bank_payout_json
+from tests.payouts.factories import PayoutFactory
 
 S = PayoutStatus
 

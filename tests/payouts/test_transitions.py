@@ -6,7 +6,7 @@ from payouts.errors import InvalidTransition
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
 from payouts.transitions import ALLOWED_TRANSITIONS, FINAL_STATUSES, TransitionResult, payout_transition
 from tests.concurrency import run_at_once
-from tests.factories import PayoutFactory
+from tests.payouts.factories import PayoutFactory
 
 S = PayoutStatus
 EXPECTED_ALLOWED = {

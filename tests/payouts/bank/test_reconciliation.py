@@ -13,9 +13,9 @@ from payouts import tasks
 from payouts.bank.reconciliation import payout_reconcile, payouts_claim_stale
 from payouts.models import EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
 from payouts.transitions import IN_FLIGHT_STATUSES
-from tests.bank_doubles import bank_payout_json
 from tests.concurrency import run_at_once
-from tests.factories import PayoutFactory
+from tests.payouts.bank_doubles import bank_payout_json
+from tests.payouts.factories import PayoutFactory
 
 S = PayoutStatus
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from payouts import transitions
 from payouts.models import Actor, EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
-from tests.factories import PayoutFactory
+from tests.payouts.factories import PayoutFactory
 
 S = PayoutStatus
 

@@ -4,10 +4,12 @@ from decimal import Decimal
 from typing import Any
 
 import factory
+from rest_framework.test import APIClient
 
 from payouts.ledger import entries
 from payouts.ledger.incoming import incoming_transfer_receive
 from payouts.models import IncomingTransfer, Organization, Payout, PayoutStatus
+from payouts.services import api_key_create
 
 VALID_ACCOUNT = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
 
@@ -59,3 +61,9 @@ class PayoutFactory(factory.django.DjangoModelFactory[Payout]):
         elif payout.status in {PayoutStatus.FAILED, PayoutStatus.CANCELED}:
             entries.hold_void(payout=payout)
         return payout
+
+
+def client_for(organization: Organization) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(organization=organization)}")
+    return client

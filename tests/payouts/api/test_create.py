@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from payouts import tasks
 from payouts.models import Organization, Payout, PayoutEvent
 from tests.concurrency import run_at_once
-from tests.conftest import client_for
+from tests.payouts.factories import client_for
 
 URL = "/api/payouts/"
 

@@ -9,9 +9,9 @@ from django.test import Client
 
 from payouts.models import BankWebhookEvent, Payout, PayoutEvent, PayoutStatus, WebhookOutcome
 from provider.signatures import generate_keypair
-from tests.bank_doubles import bank_payout_json, signed_webhook
 from tests.concurrency import run_at_once
-from tests.factories import PayoutFactory
+from tests.payouts.bank_doubles import bank_payout_json, signed_webhook
+from tests.payouts.factories import PayoutFactory
 
 URL = "/api/webhooks/bank/"
 S = PayoutStatus

@@ -26,10 +26,9 @@ from payouts.models import (
     PayoutStatus,
 )
 from payouts.transitions import payout_transition
-from tests.bank_doubles import signed_webhook
 from tests.concurrency import run_at_once
-from tests.conftest import client_for
-from tests.factories import VALID_ACCOUNT, OrganizationFactory, PayoutFactory, fund
+from tests.payouts.bank_doubles import signed_webhook
+from tests.payouts.factories import VALID_ACCOUNT, OrganizationFactory, PayoutFactory, client_for, fund
 
 S = PayoutStatus
 

@@ -12,7 +12,7 @@ from payouts import tasks
 from payouts.errors import AmountNotAllowed, CurrencyNotAllowed, InvalidField, StatusNotAllowed
 from payouts.models import Actor, EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
 from payouts.services import PayoutRequest, payout_create, payout_update
-from tests.factories import VALID_ACCOUNT, PayoutFactory, fund
+from tests.payouts.factories import VALID_ACCOUNT, PayoutFactory, fund
 
 S = PayoutStatus
 

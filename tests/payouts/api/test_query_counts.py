@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from payouts.models import Organization, PayoutStatus
-from tests.factories import PayoutFactory
+from tests.payouts.factories import PayoutFactory
 
 S = PayoutStatus
 
