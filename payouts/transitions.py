@@ -30,7 +30,6 @@ ALLOWED_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
     S.CANCELED: frozenset(),
 }
 
-FINAL_STATUSES = frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if not targets)
 IN_FLIGHT_STATUSES = frozenset({S.PROCESSING, S.SUBMITTED})
 
 _MILESTONE_FIELDS: dict[PayoutStatus, str] = {

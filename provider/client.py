@@ -75,11 +75,6 @@ class BankClient:
         )
         return _expect(payout, reference=submission.reference)
 
-    def get_payout(self, bank_id: str) -> BankPayout:
-        """Raises ``ProviderNotFoundError`` when the bank has no payout with this id."""
-        payout = self._request("GET", f"/payouts/{_segment(bank_id)}", answers=_LOOKUP_ANSWERS)
-        return _expect(payout, bank_id=bank_id)
-
     def find_payout_by_reference(self, reference: str) -> BankPayout | None:
         """The payout the bank accepted under our reference, or None when it never accepted one."""
         path = f"/payouts/by-reference/{_segment(reference)}"

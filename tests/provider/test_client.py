@@ -385,15 +385,18 @@ def test_submit_payout_answer_outside_the_contract_is_transient(
 # Look-ups
 
 
-def test_get_payout_known_id_returns_payout(bank: respx.MockRouter, client: BankClient) -> None:
+def test_lookup_parses_the_failure_and_sends_no_idempotency_key(
+    bank: respx.MockRouter, client: BankClient
+) -> None:
     # given
     body = payout_json(status="failed", failure_code="account_closed", failure_reason="closed in March")
-    route = bank.get(f"/payouts/{BANK_ID}").respond(200, json=body)
+    route = bank.get(f"/payouts/by-reference/{REFERENCE}").respond(200, json=body)
 
     # when
-    payout = client.get_payout(BANK_ID)
+    payout = client.find_payout_by_reference(REFERENCE)
 
     # then
+    assert payout is not None
     assert payout.status is BankPayoutStatus.FAILED
     assert payout.failure_code == "account_closed"
     assert payout.failure_reason == "closed in March"
@@ -401,27 +404,15 @@ def test_get_payout_known_id_returns_payout(bank: respx.MockRouter, client: Bank
     assert "Idempotency-Key" not in route.calls.last.request.headers
 
 
-def test_get_payout_unknown_id_raises_not_found(bank: respx.MockRouter, client: BankClient) -> None:
-    # given
-    bank.get("/payouts/bp_missing").respond(404, json=error_json("not_found", "no such payout"))
-
-    # when
-    with pytest.raises(ProviderNotFoundError) as caught:
-        client.get_payout("bp_missing")
-
-    # then
-    assert caught.value.code == "not_found"
-
-
-def test_get_payout_404_without_bank_error_body_is_transient(
+def test_lookup_404_without_bank_error_body_is_transient_not_unknown(
     bank: respx.MockRouter, client: BankClient
 ) -> None:
     # given a 404 from something in front of the bank (a wrong base URL, a proxy)
-    bank.get(f"/payouts/{BANK_ID}").respond(404, text="<html>Not Found</html>")
+    bank.get(f"/payouts/by-reference/{REFERENCE}").respond(404, text="<html>Not Found</html>")
 
     # when
     with pytest.raises(ProviderTransientError) as caught:
-        client.get_payout(BANK_ID)
+        client.find_payout_by_reference(REFERENCE)
 
     # then
     assert not isinstance(caught.value, ProviderNotFoundError)
@@ -467,11 +458,13 @@ def test_find_payout_by_reference_quotes_the_path_segment(bank: respx.MockRouter
     assert route.calls.last.request.url.raw_path == b"/fake-bank/api/payouts/by-reference/a%2Fb%3Fc%23d%20e"
 
 
-@pytest.mark.parametrize("bank_id", ["", ".", ".."])
-def test_get_payout_dot_or_empty_id_is_refused_before_sending(client: BankClient, bank_id: str) -> None:
+@pytest.mark.parametrize("segment", ["", ".", ".."])
+def test_dot_or_empty_path_segment_is_refused_before_sending(client: BankClient, segment: str) -> None:
     # given / when / then: refused before sending (a request would end in a transient error instead)
     with pytest.raises(ValueError, match="not a usable path segment"):
-        client.get_payout(bank_id)
+        client.find_payout_by_reference(segment)
+    with pytest.raises(ValueError, match="not a usable path segment"):
+        client.cancel_payout(segment)
 
 
 # Cancel
