@@ -8,7 +8,7 @@ PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
 .PHONY: help install lock services db migrate keys seed run web worker bank-worker beat test check lint format \
-        typecheck imports docker-lint schema screenshots ledger-check clean
+        typecheck imports docker-lint schema screenshots ledger-check bench bench-smoke clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -93,6 +93,12 @@ ledger-check: install  ## Verify the ledger's invariants against the development
 
 screenshots: install  ## PNGs of the bank's page and Swagger UI into docs/screenshots/ (needs `make run` up).
 	$(PY) -m scripts.screenshots --base-url $(SCREENSHOTS_URL) --out docs/screenshots
+
+bench: install services  ## Load-test the API against a bare Django ceiling; writes docs/benchmarks.md (~15 min).
+	$(PY) -m bench
+
+bench-smoke: install services  ## The same at toy sizes and 3-second rounds (~30 s); output under var/bench/.
+	$(PY) -m bench --smoke
 
 clean:  ## Remove the virtualenv, caches and generated files.
 	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache var staticfiles

@@ -1,0 +1,53 @@
+"""What one bench run does, read from the environment (and `--smoke`) in one place."""
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    rows_small: int
+    rows_large: int  # 0: no large phase
+    seconds: int  # per wrk run
+    rounds: int
+    output: Path
+    database_url: str
+    redis_url: str
+    keep_database: bool
+    ledger_check_large: bool
+    note: str
+    smoke: bool
+
+    @property
+    def sizes(self) -> list[int]:
+        return [size for size in (self.rows_small, self.rows_large) if size > 0]
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw else default
+
+
+def load(argv: list[str] | None = None) -> BenchConfig:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny tables, one 3-second round (~30 s), output under var/"
+    )
+    args = parser.parse_args(argv)
+    smoke: bool = args.smoke
+    default_output = "var/bench/benchmarks-smoke.md" if smoke else "docs/benchmarks.md"
+    return BenchConfig(
+        rows_small=_int("BENCH_ROWS_SMALL", 200 if smoke else 10_000),
+        rows_large=_int("BENCH_ROWS_LARGE", 0 if smoke else 1_000_000),
+        seconds=_int("BENCH_SECONDS", 3 if smoke else 10),
+        rounds=_int("BENCH_ROUNDS", 1 if smoke else 2),
+        output=Path(os.environ.get("BENCH_OUTPUT", default_output)),
+        database_url=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/payouts_bench"),
+        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        keep_database=os.environ.get("BENCH_KEEP_DB", "") not in {"", "0"},
+        ledger_check_large=os.environ.get("BENCH_LEDGER_CHECK_LARGE", "") not in {"", "0"},
+        note=os.environ.get("BENCH_NOTE", ""),
+        smoke=smoke,
+    )

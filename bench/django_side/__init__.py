@@ -1,0 +1,1 @@
+"""Django-side commands of the bench; see `commands`."""

@@ -1,0 +1,405 @@
+"""The bench run, stage by stage. Each stage is one function taking the run's `Context`; a later
+stage (the payout pipeline with workers and the simulated bank) is one more function in `STAGES`."""
+
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import redis
+
+from bench import database, report
+from bench.config import BenchConfig, load
+from bench.load import Measurements, Request, run_wrk, wrk_binary
+from bench.processes import gunicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+WORK_DIR = ROOT / "var" / "bench"
+# tests/factories.py VALID_ACCOUNT: an account number whose control key matches the BIC.
+RECIPIENT = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
+PAYOUT_BODY = json.dumps({"amount": "1.00", "currency": "RUB", "recipient": RECIPIENT})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    app: str  # "project" or "ceiling"
+    request: Request
+    ceiling: str | None  # the scenario this one is compared with
+    threads: int = 2
+    connections: int = 16
+
+
+@dataclass
+class Phase:
+    """Everything measured at one table size."""
+
+    rows: int
+    scenarios: list[Scenario] = field(default_factory=list)
+    results: dict[str, Measurements] = field(default_factory=dict)
+    statements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    fill_seconds: float = 0.0
+    ledger_check: str = "not run"
+
+
+@dataclass
+class Context:
+    config: BenchConfig
+    stack: ExitStack
+    log: Path
+    started: datetime
+    fill_base: datetime
+    project_env: dict[str, str] = field(default_factory=dict)
+    ceiling_env: dict[str, str] = field(default_factory=dict)
+    seed: dict[str, Any] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    phases: list[Phase] = field(default_factory=list)
+    plans: list[dict[str, str]] = field(default_factory=list)
+    plans_rows: int = 0
+    pipeline: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)  # noqa: T201
+
+
+def _django(ctx: Context, env: dict[str, str], *args: str, stdin: Any = None) -> Any:
+    """One `python -m bench.django_side` command; its JSON answer."""
+    with ctx.log.open("a") as log:
+        completed = subprocess.run(  # noqa: S603
+            [PYTHON, "-m", "bench.django_side", *args],
+            cwd=ROOT,
+            env=env,
+            input=None if stdin is None else json.dumps(stdin),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            check=False,
+        )
+    if completed.returncode != 0:
+        raise RuntimeError(f"bench.django_side {args[0]} failed; see {ctx.log}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _manage(ctx: Context, *args: str) -> str:
+    with ctx.log.open("a") as log:
+        completed = subprocess.run(  # noqa: S603
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=ctx.project_env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            check=False,
+        )
+    if completed.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed; see {ctx.log}")
+    return completed.stdout
+
+
+def _environments(config: BenchConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """Production settings, DEBUG off, against the bench database and a Redis database of its own
+    (the broker too: no worker runs, tasks queue up and are flushed at the end). The rate limit is
+    raised so that the throttle is still consulted on every request but never answers 429."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CACHE_", "CELERY_"))
+    }
+    shared = {
+        **base,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": config.database_url,
+        "DB_CONN_MAX_AGE": "60",
+        "SECRET_KEY": "bench-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1 localhost testserver",
+        "DEBUG": "false",
+    }
+    project = {
+        **shared,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "BANK_API_TOKEN": "bench-token",
+        "REDIS_URL": config.redis_url,
+        "CACHE_URL": config.redis_url,
+        "CELERY_BROKER_URL": config.redis_url,
+        "API_RATE_LIMIT": "100000000/minute",
+    }
+    ceiling = {**shared, "DJANGO_SETTINGS_MODULE": "bench.ceiling.settings"}
+    return project, ceiling
+
+
+# --- Stages --------------------------------------------------------------------------------------
+
+
+def stage_prepare(ctx: Context) -> None:
+    """A fresh database, migrated, seeded through the project's services; the ceiling's tables;
+    both servers up."""
+    config = ctx.config
+    _say(f"database {database.database_name(config.database_url)}: create and migrate")
+    database.recreate(config.database_url)
+    if not config.keep_database:
+        ctx.stack.callback(database.drop, config.database_url)
+    _manage(ctx, "migrate", "--noinput")
+    ctx.seed = _django(ctx, ctx.project_env, "seed")
+    database.create_ceiling_tables(config.database_url, json.dumps(RECIPIENT))
+    ctx.urls["project"] = ctx.stack.enter_context(
+        gunicorn(
+            wsgi_app="config.wsgi:application",
+            env=ctx.project_env,
+            ready_path="/health/live",
+            log=WORK_DIR / "gunicorn-project.log",
+            python=PYTHON,
+        )
+    )
+    ctx.urls["ceiling"] = ctx.stack.enter_context(
+        gunicorn(
+            wsgi_app="bench.ceiling.wsgi:application",
+            env=ctx.ceiling_env,
+            ready_path="/read/",
+            log=WORK_DIR / "gunicorn-ceiling.log",
+            python=PYTHON,
+        )
+    )
+    _say(f"project on {ctx.urls['project']}, ceiling on {ctx.urls['ceiling']}")
+
+
+def _scenarios(ctx: Context, deep_path: str) -> list[Scenario]:
+    lister, writer, small = ctx.seed["lister"], ctx.seed["writer"], ctx.seed["small"]
+
+    def auth(key: str) -> dict[str, str]:
+        return {"Authorization": f"Api-Key {key}"}
+
+    create = Request("POST", "/api/payouts/", auth(writer["key"]), PAYOUT_BODY, unique_key=True)
+    balance = f"/api/organizations/{small['inn']}/balance/"
+    return [
+        Scenario(
+            "ceiling-post",
+            "ceiling: bare POST, one INSERT",
+            "ceiling",
+            Request("POST", "/write/", body=PAYOUT_BODY),
+            None,
+        ),
+        Scenario(
+            "ceiling-get", "ceiling: bare GET, newest 20 of 10k", "ceiling", Request("GET", "/read/"), None
+        ),
+        Scenario("create", "create a payout", "project", create, "ceiling-post"),
+        Scenario(
+            "create-1", "create a payout, 1 connection", "project", create, None, threads=1, connections=1
+        ),
+        Scenario(
+            "list",
+            "list, first page",
+            "project",
+            Request("GET", "/api/payouts/", auth(lister["key"])),
+            "ceiling-get",
+        ),
+        Scenario(
+            "list-failed",
+            "list `?status=failed` (0.1% of rows)",
+            "project",
+            Request("GET", "/api/payouts/?status=failed", auth(lister["key"])),
+            "ceiling-get",
+        ),
+        Scenario(
+            "list-deep",
+            "list, a page halfway down the cursor",
+            "project",
+            Request("GET", deep_path, auth(lister["key"])),
+            "ceiling-get",
+        ),
+        Scenario(
+            "balance",
+            "balance, small organisation",
+            "project",
+            Request("GET", balance, auth(small["key"])),
+            "ceiling-get",
+        ),
+        Scenario(
+            "history",
+            "balance history, small organisation",
+            "project",
+            Request("GET", balance + "history/", auth(small["key"])),
+            "ceiling-get",
+        ),
+    ]
+
+
+def _fill_to(ctx: Context, phase: Phase, previous_rows: int) -> None:
+    config = ctx.config
+    _say(f"fill payouts {previous_rows + 1}..{phase.rows}")
+    started = time.monotonic()
+    database.fill_payouts(
+        config.database_url,
+        lister_inn=ctx.seed["lister"]["inn"],
+        start=previous_rows + 1,
+        stop=phase.rows,
+        base=ctx.fill_base,
+        recipient_json=json.dumps(RECIPIENT),
+    )
+    database.vacuum_analyze(config.database_url)
+    phase.fill_seconds = time.monotonic() - started
+    phase.row_counts = database.row_counts(config.database_url)
+    _say(f"filled in {phase.fill_seconds:.0f}s: {phase.row_counts}")
+    if phase.rows == config.rows_small or config.ledger_check_large:
+        started = time.monotonic()
+        output = _manage(ctx, "ledger_check")
+        phase.ledger_check = f"{output.strip().splitlines()[-1]} ({time.monotonic() - started:.0f}s)"
+        _say(f"ledger_check: {phase.ledger_check}")
+
+
+def _count_statements(ctx: Context, phase: Phase) -> None:
+    for app, env in (("project", ctx.project_env), ("ceiling", ctx.ceiling_env)):
+        requests = {
+            s.name: s.request.as_json() for s in phase.scenarios if s.app == app and s.name != "create-1"
+        }
+        phase.statements.update(_django(ctx, env, "count", stdin=requests))
+    phase.statements["create-1"] = phase.statements["create"]
+
+
+def _measure(ctx: Context, phase: Phase) -> None:
+    """Rounds interleaved: every scenario once per round, the ceilings among them, so a slow
+    minute of the machine hits all scenarios alike."""
+    config = ctx.config
+    for round_number in range(1, config.rounds + 1):
+        for scenario in phase.scenarios:
+            result = run_wrk(
+                base_url=ctx.urls[scenario.app],
+                request=scenario.request,
+                threads=scenario.threads,
+                connections=scenario.connections,
+                seconds=config.seconds,
+                key_prefix=f"{ctx.started:%H%M%S}-{phase.rows}-{scenario.name}-r{round_number}",
+                script_dir=WORK_DIR,
+                log=WORK_DIR / "wrk.log",
+            )
+            phase.results.setdefault(scenario.name, Measurements()).runs.append(result)
+            _say(
+                f"{phase.rows} rows, round {round_number}, {scenario.name}: {result.rps:.0f} rps, "
+                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+            )
+
+
+def stage_api(ctx: Context) -> None:
+    """The HTTP API at each table size: fill, count statements, then the interleaved wrk rounds."""
+    previous = 0
+    for rows in ctx.config.sizes:
+        phase = Phase(rows=rows)
+        ctx.phases.append(phase)
+        _fill_to(ctx, phase, previous)
+        previous = rows
+        lister = ctx.seed["lister"]
+        deep = _django(ctx, ctx.project_env, "cursor", lister["inn"], lister["key"], str(rows // 2))
+        phase.scenarios = _scenarios(ctx, deep["path"])
+        _count_statements(ctx, phase)
+        _measure(ctx, phase)
+
+
+def stage_plans(ctx: Context) -> None:
+    """EXPLAIN ANALYZE of the queries that matter, at the largest size."""
+    phase = ctx.phases[-1]
+    lister, small = ctx.seed["lister"], ctx.seed["small"]
+    deep_path = next(s.request.path for s in phase.scenarios if s.name == "list-deep")
+    listing = {
+        "lister_key": lister["key"],
+        "lister_inn": lister["inn"],
+        "small_key": small["key"],
+        "small_inn": small["inn"],
+        "deep_path": deep_path,
+    }
+    ctx.plans = _django(ctx, ctx.project_env, "explain", stdin=listing)
+    ctx.plans_rows = phase.rows
+
+
+def stage_pipeline(ctx: Context) -> None:
+    """End-to-end payouts per second with Celery workers and the simulated bank: not measured yet."""
+    ctx.pipeline = ""
+
+
+STAGES: list[Callable[[Context], None]] = [stage_prepare, stage_api, stage_plans, stage_pipeline]
+
+
+def _flush_redis(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the ExitStack: servers stopped, Redis flushed
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "config", "payouts", "provider", "fake_bank"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if changed:
+        commit += " plus uncommitted changes to the code in the working tree"
+    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(), "commit": commit}
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = load(argv)
+    wrk_binary()
+    signal.signal(signal.SIGTERM, _terminate)
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    project_env, ceiling_env = _environments(config)
+    started = datetime.now(UTC)
+    log = WORK_DIR / "bench.log"
+    log.write_text("")
+    (WORK_DIR / "wrk.log").write_text("")
+    for name in ("gunicorn-project.log", "gunicorn-ceiling.log"):
+        (WORK_DIR / name).write_text("")
+    with ExitStack() as stack:
+        stack.callback(_flush_redis, config.redis_url)
+        _flush_redis(config.redis_url)
+        ctx = Context(
+            config=config,
+            stack=stack,
+            log=log,
+            started=started,
+            fill_base=started - timedelta(hours=1),
+            project_env=project_env,
+            ceiling_env=ceiling_env,
+        )
+        for stage in STAGES:
+            stage_started = time.monotonic()
+            stage(ctx)
+            ctx.durations[stage.__name__] = time.monotonic() - stage_started
+        ctx.durations["total"] = (datetime.now(UTC) - started).total_seconds()
+        config.output.parent.mkdir(parents=True, exist_ok=True)
+        config.output.write_text(report.render(ctx, machine()))
+        _say(f"wrote {config.output} in {ctx.durations['total']:.0f}s; logs in {WORK_DIR}")
