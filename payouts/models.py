@@ -74,7 +74,7 @@ class Payout(models.Model):
     bank_reference = models.CharField(max_length=BANK_REFERENCE_MAX_LENGTH, blank=True, default="")
     # Set by DELETE: the payout disappears from the API but stays for audit (and the ledger).
     hidden_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     processing_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -96,8 +96,29 @@ class Payout(models.Model):
                 condition=models.Q(status__in=PayoutStatus.values), name="payout_status_valid"
             ),
         ]
+        # The list's orderings, for an organisation and for an operator, without deleted payouts; a
+        # filter on status or currency (a rare one included) reads only its own rows.
         indexes = [
-            models.Index(fields=["organization", "-created_at"], name="payout_org_created_idx"),
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                condition=models.Q(hidden_at__isnull=True),
+                name="payout_org_list_idx",
+            ),
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"],
+                condition=models.Q(hidden_at__isnull=True),
+                name="payout_org_status_list_idx",
+            ),
+            models.Index(
+                fields=["organization", "currency", "-created_at", "-id"],
+                condition=models.Q(hidden_at__isnull=True),
+                name="payout_org_currency_list_idx",
+            ),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=models.Q(hidden_at__isnull=True),
+                name="payout_list_idx",
+            ),
             models.Index(fields=["status", "updated_at"], name="payout_status_updated_idx"),
         ]
 
@@ -168,7 +189,12 @@ class AccountKind(models.TextChoices):
 class LedgerAccount(models.Model):
     """Totals in the manner of TigerBeetle's accounts; every change comes from a `LedgerEntry`.
 
-    `posted` and `available` are the balances derived from them. The database refuses to let
+    Only organisation accounts keep totals. The bank's settlement account of a currency is the other
+    side of every organisation's entries; its totals are the sums of its entries, and the database
+    keeps its columns at zero (`ledger_settlement_totals_in_entries`), so that no transaction of one
+    organisation waits on another's lock of a shared row.
+
+    `posted` and `available` are the balances derived from the totals. The database refuses to let
     `available` go below zero on an organisation's account (`ledger_org_available_not_negative`
     states the same sum as credits_posted >= debits_posted + debits_pending).
     """
@@ -210,6 +236,11 @@ class LedgerAccount(models.Model):
                     credits_posted__gte=0, debits_posted__gte=0, credits_pending__gte=0, debits_pending__gte=0
                 ),
                 name="ledger_totals_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="organization")
+                | models.Q(credits_posted=0, debits_posted=0, credits_pending=0, debits_pending=0),
+                name="ledger_settlement_totals_in_entries",
             ),
         ]
 
@@ -291,6 +322,11 @@ class LedgerEntry(models.Model):
     incoming_transfer = models.ForeignKey(
         IncomingTransfer, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
     )
+    # The organisation whose account is one side (every entry has exactly one): its history is read
+    # by this column alone, on one index, however many entries other organisations have.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
     description = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -315,6 +351,9 @@ class LedgerEntry(models.Model):
                 condition=models.Q(kind="posted", incoming_transfer__isnull=False),
                 name="ledger_one_credit_per_incoming_transfer",
             ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="ledger_entry_org_history_idx"),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import structlog
@@ -123,11 +123,10 @@ def payout_create(
     """
     request = _payout_request_checked(request)
     fingerprint = request.fingerprint()
-    existing = _payout_for_key(organization=organization, idempotency_key=idempotency_key)
-    if existing is not None:
-        return _replay(existing, fingerprint), False
     try:
         with transaction.atomic():
+            # No look-up first: the unique index on (organisation, key) is the check. A replay fails
+            # this INSERT at once; a simultaneous duplicate waits here for the first to commit.
             payout = Payout.objects.create(
                 organization=organization,
                 amount=request.amount,
@@ -137,7 +136,7 @@ def payout_create(
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
             )
-            PayoutEvent.objects.create(
+            event = PayoutEvent.objects.create(
                 payout=payout,
                 from_status="",
                 to_status=PayoutStatus.NEW,
@@ -154,6 +153,9 @@ def payout_create(
     logger.info(
         "payout.created", payout_id=str(payout.pk), amount=str(payout.amount), currency=payout.currency
     )
+    # The caller renders the payout in hand with its one event, as if `events` had been prefetched
+    # (Django's own cache for it), instead of reading both back.
+    cast(Any, payout)._prefetched_objects_cache = {"events": [event]}
     return payout, True
 
 

@@ -84,7 +84,8 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
         payout, created = services.payout_create(
             organization=organization, idempotency_key=idempotency_key, request=serializer.to_request()
         )
-        payout = selectors.payout_for_idempotent_response(payout_id=payout.pk)
+        if not created:  # a replay answers with the payout as it is now, events and all
+            payout = selectors.payout_for_idempotent_response(payout_id=payout.pk)
         return Response(
             PayoutSerializer(payout).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

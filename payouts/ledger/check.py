@@ -1,7 +1,6 @@
 """The ledger's invariants, checked against the database. Read-only."""
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -20,6 +19,8 @@ from payouts.models import (
 )
 
 ZERO = Decimal("0")
+TOTALS = ("credits_posted", "debits_posted", "credits_pending", "debits_pending")
+EntryTotals = dict[int, dict[str, Decimal]]
 # Where each payout status leaves its hold: still pending, posted, or voided.
 EXPECTED_HOLD_STATE: dict[str, str] = {
     PayoutStatus.NEW: "pending",
@@ -46,19 +47,40 @@ def ledger_check() -> Report:
         if outermost:  # inside a caller's transaction (tests), the caller's snapshot rules apply
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        _postings_sum_to_zero(report)
-        _account_totals_match_entries(report)
+        accounts = list(LedgerAccount.objects.all())
+        entries = _entry_totals()
+        _postings_sum_to_zero(report, accounts, entries)
+        _account_totals_match_entries(report, accounts, entries)
         _no_negative_available(report)
         _holds_match_payouts(report)
         _incoming_transfers_credited_once(report)
     return report
 
 
-def _postings_sum_to_zero(report: Report) -> None:
+def _entry_totals() -> EntryTotals:
+    """Every account's four totals as its entries say, from two grouped sums."""
+    totals: EntryTotals = defaultdict(lambda: dict.fromkeys(TOTALS, ZERO))
+    pending_effect = {EntryKind.PENDING: 1, EntryKind.POST_PENDING: -1, EntryKind.VOID_PENDING: -1}
+    for side in ("credit", "debit"):
+        rows = LedgerEntry.objects.values_list(f"{side}_account_id", "kind").annotate(total=Sum("amount"))
+        for account_id, kind, total in rows:
+            if kind in (EntryKind.POSTED, EntryKind.POST_PENDING):
+                totals[account_id][f"{side}s_posted"] += total
+            if kind in pending_effect:
+                totals[account_id][f"{side}s_pending"] += pending_effect[kind] * total
+    return totals
+
+
+def _postings_sum_to_zero(report: Report, accounts: list[LedgerAccount], entries: EntryTotals) -> None:
+    """Organisation accounts by their stored totals, settlement accounts by their entries."""
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for account in LedgerAccount.objects.all():
-        sums[account.currency][0] += account.posted
-        sums[account.currency][1] += account.credits_pending - account.debits_pending
+    for account in accounts:
+        if account.kind == AccountKind.ORGANIZATION:
+            totals = {name: getattr(account, name) for name in TOTALS}
+        else:
+            totals = entries[account.pk]
+        sums[account.currency][0] += totals["credits_posted"] - totals["debits_posted"]
+        sums[account.currency][1] += totals["credits_pending"] - totals["debits_pending"]
     for currency, (posted, pending) in sorted(sums.items()):
         if posted != ZERO or pending != ZERO:
             report.violations.append(
@@ -67,30 +89,20 @@ def _postings_sum_to_zero(report: Report) -> None:
     report.checked.append(f"postings sum to zero in {len(sums)} currencies")
 
 
-def _entry_sum(account: LedgerAccount, side: str, kinds: Sequence[str]) -> Decimal:
-    total = LedgerEntry.objects.filter(**{side: account}, kind__in=kinds).aggregate(total=Sum("amount"))[
-        "total"
-    ]
-    return total or ZERO
-
-
-def _account_totals_match_entries(report: Report) -> None:
-    accounts = list(LedgerAccount.objects.all())
+def _account_totals_match_entries(
+    report: Report, accounts: list[LedgerAccount], entries: EntryTotals
+) -> None:
+    """An organisation's stored totals equal its entries; a settlement account stores none."""
     for account in accounts:
-        posting = [EntryKind.POSTED, EntryKind.POST_PENDING]
-        resolving = [EntryKind.POST_PENDING, EntryKind.VOID_PENDING]
-        expected = {
-            "credits_posted": _entry_sum(account, "credit_account", posting),
-            "debits_posted": _entry_sum(account, "debit_account", posting),
-            "credits_pending": _entry_sum(account, "credit_account", [EntryKind.PENDING])
-            - _entry_sum(account, "credit_account", resolving),
-            "debits_pending": _entry_sum(account, "debit_account", [EntryKind.PENDING])
-            - _entry_sum(account, "debit_account", resolving),
-        }
-        for name, value in expected.items():
-            stored = getattr(account, name)
-            if stored != value:
-                report.violations.append(f"account {account}: {name} is {stored}, its entries say {value}")
+        stored = {name: getattr(account, name) for name in TOTALS}
+        expected = (
+            entries[account.pk] if account.kind == AccountKind.ORGANIZATION else dict.fromkeys(TOTALS, ZERO)
+        )
+        for name in TOTALS:
+            if stored[name] != expected[name]:
+                report.violations.append(
+                    f"account {account}: {name} is {stored[name]}, expected {expected[name]}"
+                )
     report.checked.append(f"stored totals equal the sum of entries for {len(accounts)} accounts")
 
 

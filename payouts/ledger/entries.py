@@ -5,16 +5,22 @@
   posted when it is paid, or voided when it fails or is canceled. Each hold resolves once: the
   database allows one resolution row per hold, and resolving an already resolved hold is a no-op.
 
-Every function here must run inside the caller's transaction (they are `atomic` themselves, so a
-failure rolls back the caller's work too). Accounts are locked in primary-key order, so two
-transactions touching the same accounts never deadlock; an organisation's available balance is
-checked under that lock and, behind it, by a check constraint.
+Every entry has both sides, but only the organisation's account keeps running totals: it is the
+one whose balance is checked and shown. The bank's settlement account (one per currency, shared by
+every organisation) keeps none: its totals are the sums of its entries (`ledger_check` adds them
+up), so that creates of all organisations do not queue on one row lock. The database keeps its
+total columns at zero.
+
+Every function here runs inside the caller's transaction (`atomic(savepoint=False)`: a failure
+rolls back the caller's work too, with no savepoint round trips). Only the organisation's account
+row is locked, by the UPDATE that changes it; its available balance is checked in that same
+statement and, behind it, by a check constraint.
 """
 
 from decimal import Decimal
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from payouts.errors import InsufficientFunds
@@ -46,49 +52,68 @@ def settlement_account(*, currency: str) -> LedgerAccount:
     return account
 
 
-def _lock(*accounts: LedgerAccount) -> dict[int, LedgerAccount]:
-    locked = LedgerAccount.objects.select_for_update().filter(pk__in=[a.pk for a in accounts]).order_by("pk")
-    return {account.pk: account for account in locked}
+def _add(account_id: int, **deltas: Decimal) -> None:
+    """Change an organisation account's totals; the UPDATE takes the row's lock until commit."""
+    LedgerAccount.objects.filter(pk=account_id).update(**{field: F(field) + d for field, d in deltas.items()})
 
 
-def _add(account: LedgerAccount, **deltas: Decimal) -> None:
-    LedgerAccount.objects.filter(pk=account.pk).update(**{field: F(field) + d for field, d in deltas.items()})
-
-
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def incoming_credit(*, incoming: IncomingTransfer, organization: Organization) -> LedgerEntry:
     """Credit an organisation with an incoming transfer, posted at once. The database allows one
     credit per incoming transfer."""
     org = organization_account(organization=organization, currency=incoming.currency)
     bank = settlement_account(currency=incoming.currency)
-    _lock(org, bank)
-    amount = incoming.amount
-    _add(bank, debits_posted=amount)
-    _add(org, credits_posted=amount)
+    _add(org.pk, credits_posted=incoming.amount)
     entry = LedgerEntry.objects.create(
         kind=EntryKind.POSTED,
         debit_account=bank,
         credit_account=org,
-        amount=amount,
+        organization=organization,
+        amount=incoming.amount,
         currency=incoming.currency,
         incoming_transfer=incoming,
         description=f"incoming transfer, document {incoming.document_number} of {incoming.document_date}",
     )
     logger.info(
-        "ledger.credited", organization=organization.inn, amount=str(amount), currency=incoming.currency
+        "ledger.credited",
+        organization=organization.inn,
+        amount=str(incoming.amount),
+        currency=incoming.currency,
     )
     return entry
 
 
-@transaction.atomic
+# One round trip: reserve the amount if the account covers it, and name the settlement account the
+# hold goes to. An organisation account with money in it was credited, and every credit created the
+# settlement account of its currency, so the second column is never null when a row comes back.
+_HOLD_SQL = """
+UPDATE payouts_ledgeraccount SET debits_pending = debits_pending + %(amount)s
+WHERE kind = 'organization' AND organization_id = %(organization_id)s AND currency = %(currency)s
+  AND credits_posted - debits_posted - debits_pending >= %(amount)s
+RETURNING id, (
+  SELECT settlement.id FROM payouts_ledgeraccount settlement
+  WHERE settlement.kind = 'bank_settlement' AND settlement.organization_id IS NULL
+    AND settlement.currency = %(currency)s
+)
+"""
+
+
+@transaction.atomic(savepoint=False)
 def hold_place(*, payout: Payout) -> LedgerEntry:
-    """Reserve the payout's amount on its organisation's account. Raises `InsufficientFunds`
-    (with the available amount) when the account cannot cover it; nothing is written then."""
-    org = organization_account(organization=payout.organization, currency=payout.currency)
-    bank = settlement_account(currency=payout.currency)
-    locked = _lock(org, bank)
-    can_spend = locked[org.pk].available
-    if can_spend < payout.amount:
+    """Reserve the payout's amount on its organisation's account: one UPDATE that checks the
+    available balance and locks the row, then the hold's entry. Raises `InsufficientFunds` (with the
+    available amount) when the account cannot cover it; nothing is written then."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _HOLD_SQL,
+            {"amount": payout.amount, "organization_id": payout.organization_id, "currency": payout.currency},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        account = LedgerAccount.objects.filter(
+            kind=AccountKind.ORGANIZATION, organization_id=payout.organization_id, currency=payout.currency
+        ).first()
+        can_spend = account.available if account is not None else Decimal(0)
         raise InsufficientFunds(
             "The organisation's available balance does not cover this payout.",
             details={
@@ -97,12 +122,12 @@ def hold_place(*, payout: Payout) -> LedgerEntry:
                 "currency": payout.currency,
             },
         )
-    _add(org, debits_pending=payout.amount)
-    _add(bank, credits_pending=payout.amount)
+    org_account_id, settlement_account_id = row
     return LedgerEntry.objects.create(
         kind=EntryKind.PENDING,
-        debit_account=org,
-        credit_account=bank,
+        debit_account_id=org_account_id,
+        credit_account_id=settlement_account_id,
+        organization_id=payout.organization_id,
         amount=payout.amount,
         currency=payout.currency,
         payout=payout,
@@ -110,38 +135,35 @@ def hold_place(*, payout: Payout) -> LedgerEntry:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def hold_post(*, payout: Payout) -> LedgerEntry | None:
     """Settle the payout's hold: the money leaves for the bank. A no-op (None) when already resolved."""
     return _resolve(payout=payout, kind=EntryKind.POST_PENDING)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def hold_void(*, payout: Payout) -> LedgerEntry | None:
     """Release the payout's hold back to the organisation. A no-op (None) when already resolved."""
     return _resolve(payout=payout, kind=EntryKind.VOID_PENDING)
 
 
 def _resolve(*, payout: Payout, kind: EntryKind) -> LedgerEntry | None:
-    hold = LedgerEntry.objects.select_related("debit_account", "credit_account").get(
-        payout=payout, kind=EntryKind.PENDING
-    )
-    org, bank = hold.debit_account, hold.credit_account
-    _lock(org, bank)
+    # Callers hold the payout's row lock (the transition function), so one payout's hold is never
+    # resolved by two transactions at once; the unique `pending_entry` is the database's guarantee.
+    hold = LedgerEntry.objects.get(payout=payout, kind=EntryKind.PENDING)
     if LedgerEntry.objects.filter(pending_entry=hold).exists():
         logger.info("ledger.hold_already_resolved", payout_id=str(payout.pk), kind=kind)
         return None
     amount = hold.amount
     if kind == EntryKind.POST_PENDING:
-        _add(org, debits_pending=-amount, debits_posted=amount)
-        _add(bank, credits_pending=-amount, credits_posted=amount)
+        _add(hold.debit_account_id, debits_pending=-amount, debits_posted=amount)
     else:
-        _add(org, debits_pending=-amount)
-        _add(bank, credits_pending=-amount)
+        _add(hold.debit_account_id, debits_pending=-amount)
     return LedgerEntry.objects.create(
         kind=kind,
-        debit_account=org,
-        credit_account=bank,
+        debit_account_id=hold.debit_account_id,
+        credit_account_id=hold.credit_account_id,
+        organization_id=hold.organization_id,
         amount=amount,
         currency=hold.currency,
         pending_entry=hold,

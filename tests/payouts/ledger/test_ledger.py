@@ -164,6 +164,31 @@ def test_database_refuses_a_negative_available_balance(lean_org: Organization) -
 
 
 @pytest.mark.django_db
+def test_settlement_account_keeps_no_totals_its_entries_are_its_balance(lean_org: Organization) -> None:
+    # given money in, one payout paid, one failed and one in flight
+    PayoutFactory(organization=lean_org, status=S.PAID, amount=Decimal("100.00"))
+    PayoutFactory(organization=lean_org, status=S.FAILED, amount=Decimal("30.00"))
+    PayoutFactory(organization=lean_org, status=S.SUBMITTED, amount=Decimal("20.00"))
+
+    # then the shared settlement row was never written, the entries hold its side, and they balance
+    settlement = LedgerAccount.objects.get(kind=AccountKind.BANK_SETTLEMENT, currency="RUB")
+    assert (settlement.credits_posted, settlement.debits_posted) == (0, 0)
+    assert (settlement.credits_pending, settlement.debits_pending) == (0, 0)
+    credited = LedgerEntry.objects.filter(credit_account=settlement, kind=EntryKind.POST_PENDING)
+    assert [entry.amount for entry in credited] == [Decimal("100.00")]
+    assert set(LedgerEntry.objects.values_list("organization", flat=True)) == {lean_org.pk}
+    out = StringIO()
+    call_command("ledger_check", stdout=out)
+    assert "ledger OK" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_database_refuses_totals_on_a_settlement_account(lean_org: Organization) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerAccount.objects.filter(kind=AccountKind.BANK_SETTLEMENT).update(credits_posted=1)
+
+
+@pytest.mark.django_db
 def test_deleted_payout_keeps_its_ledger_entries(lean_org: Organization) -> None:
     api = client_for(lean_org)
     payout_id = create(api, "50.00", "k1").json()["id"]
