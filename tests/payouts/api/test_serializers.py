@@ -1,11 +1,16 @@
+import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.test import override_settings
+from rest_framework.serializers import ModelSerializer
 from rest_framework.test import APIClient
 
-from payouts.models import Payout
+from payouts.api.serializers import PayoutSerializer
+from payouts.models import Payout, PayoutEvent, PayoutStatus
+from tests.payouts.factories import PayoutFactory
 
 URL = "/api/payouts/"
 RU = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
@@ -102,3 +107,27 @@ def test_create_payout_follows_configured_currencies_and_maximum(
     assert post(api, with_(payout_body, currency="USD")).status_code == 400
     assert post(api, with_(payout_body, amount="50.01")).status_code == 400
     assert post(api, with_(payout_body, amount="50")).status_code == 201
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", list(PayoutStatus))
+def test_payout_rendering_equals_drfs_field_by_field_rendering(status: PayoutStatus) -> None:
+    # given payouts of every status, with both kinds of recipient, and their event histories
+    by_account = PayoutFactory(
+        status=status, failure_code="declined", failure_reason="no", bank_reference="bp_9"
+    )
+    by_iban = PayoutFactory(status=status, recipient={"name": "Anna", "iban": "DE89370400440532013000"})
+    for payout in (by_account, by_iban):
+        PayoutEvent.objects.create(
+            payout=payout, from_status="new", to_status=status, actor="bank", reason="r"
+        )
+    payouts = list(Payout.objects.prefetch_related("events").filter(pk__in=[by_account.pk, by_iban.pk]))
+
+    for payout in payouts:
+        # when rendered directly, and by the declared fields as DRF's ModelSerializer does it
+        fast = PayoutSerializer(payout).data
+        generic = ModelSerializer.to_representation(PayoutSerializer(), payout)
+
+        # then the JSON is the same, to the character
+        assert json.dumps(fast, cls=DjangoJSONEncoder) == json.dumps(generic, cls=DjangoJSONEncoder)
+        assert len(fast["events"]) == payout.events.count()
