@@ -52,7 +52,7 @@ class Phase:
     statements: dict[str, dict[str, Any]] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
     fill_seconds: float = 0.0
-    ledger_check: str = "not run"
+    ledger_check: str = "not run at this size (BENCH_LEDGER_CHECK_LARGE=1 runs it)"
 
 
 @dataclass

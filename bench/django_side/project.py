@@ -142,8 +142,10 @@ def explain(listing: dict[str, Any]) -> list[dict[str, str]]:
             "new": (frozenset({PayoutStatus.NEW}), settings.REQUEUE_NEW_AFTER_SECONDS),
         }
         for name, (statuses, seconds) in claims.items():
-            with CaptureQueriesContext(connection) as captured:
+            # The claim itself is undone (savepoint) so that EXPLAIN finds the rows it claimed.
+            with transaction.atomic(), CaptureQueriesContext(connection) as captured:
                 payouts_claim_stale(statuses=statuses, older_than_seconds=seconds)
+                transaction.set_rollback(True)
             sql = next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
             plans.append(
                 {
