@@ -8,6 +8,7 @@ post or void), and account totals are then recomputed from the entries, so `ledg
 """
 
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -74,19 +75,19 @@ WITH series AS (
 ), holds AS (
     INSERT INTO payouts_ledgerentry (
         kind, debit_account_id, credit_account_id, amount, currency, pending_entry_id, payout_id,
-        incoming_transfer_id, description, created_at)
+        incoming_transfer_id, description, created_at{entry_org_column})
     SELECT 'pending', %(org_account)s, %(bank_account)s, amount, 'RUB', NULL, id, NULL, 'hold for payout',
-           created_at
+           created_at{entry_org_value}
     FROM payouts
     RETURNING id, payout_id
 )
 INSERT INTO payouts_ledgerentry (
     kind, debit_account_id, credit_account_id, amount, currency, pending_entry_id, payout_id,
-    incoming_transfer_id, description, created_at)
+    incoming_transfer_id, description, created_at{entry_org_column})
 SELECT CASE p.status WHEN 'paid' THEN 'post_pending' ELSE 'void_pending' END,
        %(org_account)s, %(bank_account)s, p.amount, 'RUB', h.id, p.id, NULL,
        CASE p.status WHEN 'paid' THEN 'payout paid' ELSE 'payout ' || p.status END,
-       p.created_at + interval '3 seconds'
+       p.created_at + interval '3 seconds'{entry_org_value}
 FROM payouts p JOIN holds h ON h.payout_id = p.id
 WHERE p.status IN ('paid', 'failed', 'canceled')
 """
@@ -112,7 +113,7 @@ WITH sides AS (
 UPDATE payouts_ledgeraccount AS account
 SET credits_posted = totals.credits_posted, debits_posted = totals.debits_posted,
     credits_pending = totals.credits_pending, debits_pending = totals.debits_pending
-FROM totals WHERE totals.account_id = account.id
+FROM totals WHERE totals.account_id = account.id{only_organizations}
 """
 
 _CEILING_TABLES = """
@@ -159,6 +160,17 @@ def create_ceiling_tables(database_url: str, recipient_json: str) -> None:
         conn.execute(_CEILING_FILL, {"recipient": recipient_json, "rows": CEILING_READ_ROWS})
 
 
+def _has_column(conn: psycopg.Connection[Any], table: str, column: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s", [table, column]
+    ).fetchone()
+    return found is not None
+
+
+def _has_constraint(conn: psycopg.Connection[Any], name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", [name]).fetchone() is not None
+
+
 def fill_payouts(
     database_url: str, *, lister_inn: str, start: int, stop: int, base: datetime, recipient_json: str
 ) -> None:
@@ -175,9 +187,20 @@ def fill_payouts(
         if accounts is None or None in accounts:
             raise RuntimeError("the lister's accounts are missing: was it seeded?")
         org_account, bank_account, organization = accounts
+        # The schema moves under the bench: since migration 0004 an entry names its organisation and
+        # a settlement account keeps no totals (its side is the sum of its entries).
+        entry_org = _has_column(conn, "payouts_ledgerentry", "organization_id")
+        fill = _FILL.format(
+            entry_org_column=", organization_id" if entry_org else "",
+            entry_org_value=", %(organization)s" if entry_org else "",
+        )
+        settlement_in_entries = _has_constraint(conn, "ledger_settlement_totals_in_entries")
+        account_totals = _ACCOUNT_TOTALS.format(
+            only_organizations=" AND account.kind = 'organization'" if settlement_in_entries else ""
+        )
         for chunk_start in range(start, stop + 1, FILL_CHUNK):
             conn.execute(
-                _FILL,
+                fill,
                 {
                     "start": chunk_start,
                     "stop": min(stop, chunk_start + FILL_CHUNK - 1),
@@ -190,7 +213,7 @@ def fill_payouts(
                 },
             )
             conn.commit()
-        conn.execute(_ACCOUNT_TOTALS)
+        conn.execute(account_totals)
         conn.commit()
 
 
