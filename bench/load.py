@@ -1,8 +1,10 @@
 """Load with wrk: one scenario is one HTTP request shape; one run of it is one wrk invocation.
 
 The Lua script is written per scenario: it sets the method, headers and body, gives a POST a unique
-`Idempotency-Key` when asked (a per-thread prefix plus a counter), and reports through wrk's `done`
-hook as one JSON line: requests, duration, errors, and the latency percentiles that `--latency` prints.
+`Idempotency-Key` when asked (a per-thread prefix plus a counter), spreads the requests over several
+API keys round-robin when given them (each thread starts at its own offset), and reports through
+wrk's `done` hook as one JSON line: requests, duration, errors, and the latency percentiles that
+`--latency` prints.
 """
 
 import json
@@ -20,6 +22,7 @@ wrk.method = {method}
 wrk.body = {body}
 {headers}
 local unique_key = {unique_key}
+local api_keys = {{{api_keys}}}
 local threads = 0
 local counter = 0
 local prefix = ""
@@ -33,10 +36,15 @@ function init(args)
   prefix = (args[1] or "run") .. "-" .. tostring(thread_number)
 end
 
-if unique_key then
+if unique_key or #api_keys > 0 then
   function request()
     counter = counter + 1
-    wrk.headers["Idempotency-Key"] = prefix .. "-" .. counter
+    if unique_key then
+      wrk.headers["Idempotency-Key"] = prefix .. "-" .. counter
+    end
+    if #api_keys > 0 then
+      wrk.headers["Authorization"] = "Api-Key " .. api_keys[(counter + thread_number * 7) % #api_keys + 1]
+    end
     return wrk.format()
   end
 end
@@ -66,6 +74,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     unique_key: bool = False  # a fresh Idempotency-Key on every request
+    api_keys: tuple[str, ...] = ()  # when set, each request authenticates with the next of these
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -144,6 +153,7 @@ def run_wrk(
             body=_lua_string(request.body) if request.body else "nil",
             headers=headers,
             unique_key="true" if request.unique_key else "false",
+            api_keys=", ".join(_lua_string(key) for key in request.api_keys),
             mark=RESULT_MARK,
         )
     )

@@ -1,7 +1,7 @@
 """`python -m bench.django_side COMMAND [ARGS]`: set Django up, run one command, print its JSON.
 
-`count` works under any settings module (the project's or the ceiling's); `seed`, `cursor` and
-`explain` need the project's apps.
+`count` works under any settings module (the project's or the ceiling's); `seed`, `seed_many`,
+`cursor` and `explain` need the project's apps.
 """
 
 import json
@@ -27,6 +27,8 @@ def main(argv: list[str]) -> None:
 
     if command == "seed":
         counting.emit(project.seed())
+    elif command == "seed_many":
+        counting.emit(project.seed_many(argv[1], int(argv[2])))
     elif command == "cursor":
         counting.emit(project.deep_cursor(argv[1], argv[2], int(argv[3])))
     elif command == "explain":

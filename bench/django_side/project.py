@@ -4,6 +4,7 @@
 - `seed`: the organisations the scenarios call as, their API keys and their funding, made with the
   project's own services (`organization_create`, `api_key_create`, `incoming_transfer_receive`,
   `payout_create`).
+- `seed_many`: many funded organisations with a key each (the no-hot-row stage, the pipeline).
 - `deep_cursor`: a list cursor pointing some payouts deep, checked with one request.
 - `explain`: EXPLAIN (ANALYZE, BUFFERS OFF) of the SQL the app really runs, rolled back afterwards.
 """
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from stdnum.ru import inn as stdnum_inn
 
 from payouts.api.filters import PayoutFilter
 from payouts.bank.reconciliation import payouts_claim_stale
@@ -162,3 +164,23 @@ def _explain(sql: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS OFF) {sql}")
         return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def seed_many(prefix: str, count: int) -> list[dict[str, str]]:
+    """COUNT funded organisations with an API key each; INNs `77<prefix 2 digits><5 digits>` plus
+    the check digit, so that two calls with different prefixes never meet."""
+    organizations: list[dict[str, str]] = []
+    for number in range(count):
+        base = f"77{prefix}{number:05d}"
+        inn = base + stdnum_inn.calc_company_check_digit(base)
+        organization, _ = organization_create(inn=inn, name=f"Bench {prefix}-{number} LLC")
+        incoming_transfer_receive(
+            operation_id=f"bench-funding-{inn}",
+            payer_inn=inn,
+            amount=FUNDING,
+            currency="RUB",
+            document_number=f"BENCH-{inn}",
+            document_date=date.today(),  # noqa: DTZ011
+        )
+        organizations.append({"inn": inn, "key": api_key_create(organization=organization, name="bench")})
+    return organizations
