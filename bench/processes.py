@@ -1,4 +1,5 @@
-"""The servers the bench starts: gunicorn on a free port, stopped with everything it forked."""
+"""The processes the bench starts: gunicorn on a free port and Celery workers, each in a session of
+its own, stopped with everything it forked; the CPU time a process group has used."""
 
 import os
 import signal
@@ -8,7 +9,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 GUNICORN_WORKERS = 4
@@ -38,22 +40,76 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"{url} not ready after {READY_TIMEOUT_SECONDS}s; see {log}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group we created (gunicorn's master and its workers), then SIGKILL."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
+def _group_alive(pgid: int) -> bool:
     try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(process: subprocess.Popen[bytes], *, whole_group: bool = True) -> None:
+    """SIGTERM to the process group we created (gunicorn's master and its workers), or to its leader
+    alone (a Celery worker shuts its pool down itself), then SIGKILL to whatever of the group is left."""
+    if process.poll() is None:
+        if whole_group:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _group_alive(process.pid):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    process.wait()
+
+
+def _group_stats(pgid: int) -> dict[int, list[str]]:
+    """/proc/<pid>/stat of each live process of the group, as its fields from field 3 (the state)
+    on: field n of proc(5) is at index n - 3."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            stats[int(entry.name)] = fields
+    return stats
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """utime + stime of every live process of the group, plus what their reaped children used
+    (cutime + cstime)."""
+    ticks = sum(sum(int(value) for value in fields[11:15]) for fields in _group_stats(pgid).values())
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def group_pids(pgid: int) -> list[int]:
+    return sorted(_group_stats(pgid))
+
+
+@dataclass(frozen=True)
+class Started:
+    """A process the bench started: its URL (servers only) and its process group, which is its pid."""
+
+    name: str
+    pgid: int
+    url: str = ""
 
 
 @contextmanager
-def gunicorn(*, wsgi_app: str, env: dict[str, str], ready_path: str, log: Path, python: str) -> Iterator[str]:
-    """gunicorn with 4 sync workers and no access log, as production runs it; yields its base URL."""
-    port = free_port()
+def gunicorn_group(
+    *, wsgi_app: str, env: dict[str, str], ready_path: str, log: Path, python: str, port: int = 0
+) -> Iterator[Started]:
+    """gunicorn with 4 sync workers and no access log, as production runs it, on PORT (or a free
+    one)."""
+    port = port or free_port()
     command = [
         python,
         "-m",
@@ -75,6 +131,57 @@ def gunicorn(*, wsgi_app: str, env: dict[str, str], ready_path: str, log: Path, 
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_ready(base_url + ready_path, process, log)
-        yield base_url
+        yield Started(name="web", pgid=process.pid, url=base_url)
     finally:
         _stop(process)
+
+
+@contextmanager
+def gunicorn(
+    *, wsgi_app: str, env: dict[str, str], ready_path: str, log: Path, python: str, port: int = 0
+) -> Iterator[str]:
+    """`gunicorn_group`, yielding its base URL."""
+    with gunicorn_group(
+        wsgi_app=wsgi_app, env=env, ready_path=ready_path, log=log, python=python, port=port
+    ) as started:
+        yield started.url
+
+
+@contextmanager
+def celery_worker(
+    *, name: str, queue: str, concurrency: int, env: dict[str, str], log: Path, python: str
+) -> Iterator[Started]:
+    """`celery -A config worker -Q QUEUE -c CONCURRENCY` as the Procfile runs it (prefork, INFO);
+    ready when it logs `ready.`. Stopped with SIGTERM to the main process (a warm shutdown)."""
+    command = [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "-l",
+        "INFO",
+    ]
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while b" ready." not in log.read_bytes()[start:]:
+            if process.poll() is not None:
+                raise RuntimeError(f"celery worker {name} exited with {process.returncode}; see {log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker {name} not ready in {READY_TIMEOUT_SECONDS}s; see {log}")
+            time.sleep(0.2)
+        yield Started(name=name, pgid=process.pid)
+    finally:
+        _stop(process, whole_group=False)
