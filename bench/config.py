@@ -19,6 +19,12 @@ class BenchConfig:
     ledger_check_large: bool
     note: str
     smoke: bool
+    spread_organizations: int  # the no-hot-row stage: creates spread over this many organisations
+    pipeline_database_url: str  # the pipeline's own database, small, so ledger_check is quick
+    pipeline_payouts: int  # created as fast as the API allows, then waited for until paid
+    pipeline_rate: int  # payouts a second at the fixed rate
+    pipeline_rate_seconds: int
+    profile: bool  # py-spy on the web workers (create) and the Celery workers (pipeline)
 
     @property
     def sizes(self) -> list[int]:
@@ -50,4 +56,12 @@ def load(argv: list[str] | None = None) -> BenchConfig:
         ledger_check_large=os.environ.get("BENCH_LEDGER_CHECK_LARGE", "") not in {"", "0"},
         note=os.environ.get("BENCH_NOTE", ""),
         smoke=smoke,
+        spread_organizations=_int("BENCH_SPREAD_ORGANIZATIONS", 50),
+        pipeline_database_url=os.environ.get(
+            "BENCH_PIPELINE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/payouts_bench_pipeline"
+        ),
+        pipeline_payouts=_int("BENCH_PIPELINE_PAYOUTS", 100 if smoke else 2000),
+        pipeline_rate=_int("BENCH_PIPELINE_RATE", 20),
+        pipeline_rate_seconds=_int("BENCH_PIPELINE_RATE_SECONDS", 5 if smoke else 30),
+        profile=os.environ.get("BENCH_PROFILE", "") not in {"", "0"},
     )

@@ -3,7 +3,14 @@
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bench.run import Context, Phase
+    from bench.load import Measurements
+    from bench.run import Context, NoHotRow, Phase, Pipeline, PipelineRun
+
+# The targets the stages are held to.
+SPREAD_WITHIN = 0.10  # 50-organisation create rps within 10% of one organisation's
+PIPELINE_MIN_PAYOUTS_PER_SECOND = 100.0
+PIPELINE_MAX_P99_MS_AT_RATE = 1000.0
+PIPELINE_MAX_CPU_MS_PER_PAYOUT = 20.0
 
 
 def _rows(rows: int) -> str:
@@ -52,6 +59,110 @@ def _statements(phase: "Phase") -> list[str]:
     return lines
 
 
+def _met(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def _no_hot_row(result: "NoHotRow", rows: int) -> list[str]:
+    def line(title: str, measured: "Measurements") -> str:
+        return (
+            f"| {title} | {measured.rps:,.0f} ({measured.rps_min:,.0f}-{measured.rps_max:,.0f}) "
+            f"| {measured.p50_ms:.1f} | {measured.p99_ms:.1f} |"
+        )
+
+    return [
+        f"## No hot row: creates for {result.organizations} organisations",
+        "",
+        (
+            f"At {_rows(rows)} payouts, `wrk -t2 -c16`, the two runs interleaved in each round: every "
+            "create made with the API key of one organisation (the create scenario above), against "
+            f"creates spread round-robin over {result.organizations} funded organisations (the wrk "
+            "script holds their keys; each thread starts at its own offset). One currency, RUB."
+        ),
+        "",
+        "| creates by | rps, mean (min-max) | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        line("one organisation", result.one),
+        line(f"{result.organizations} organisations", result.spread),
+        "",
+        (
+            f"Ratio {result.organizations} organisations / one: **{result.ratio:.2f}**. Target: within "
+            f"{SPREAD_WITHIN:.0%} of one organisation's rps (ratio ≥ {1 - SPREAD_WITHIN:.2f}): "
+            f"{_met(result.ratio >= 1 - SPREAD_WITHIN)}."
+        ),
+        "",
+    ]
+
+
+def _pipeline_row(run: "PipelineRun") -> str:
+    t = run.timings
+    cpu = " | ".join(f"{run.cpu_ms_per_payout(name):.1f}" for name in run.cpu_seconds)
+    return (
+        f"| {run.title} | {t.payouts:,} | {run.creates.count / run.creates.seconds:,.0f} "
+        f"| {t.payouts_per_second:,.1f} | {t.p50_ms:,.0f} | {t.p99_ms:,.0f} | {t.max_ms:,.0f} "
+        f"| {cpu} | {run.cpu_ms_per_payout_total:.1f} |"
+    )
+
+
+def _pipeline(result: "Pipeline") -> list[str]:
+    throughput, at_rate = result.throughput, result.at_rate
+    if throughput is None or at_rate is None:
+        return ["## Pipeline", "", "Not run.", ""]
+    components = " | ".join(f"CPU ms/payout, {name}" for name in throughput.cpu_seconds)
+    return [
+        "## Pipeline: create to paid, end to end",
+        "",
+        (
+            "The whole money path on free ports, production-like: the web app under gunicorn (the same "
+            "settings and 4 sync workers as above) with the simulated bank mounted (`FAKE_BANK_ENABLED`, "
+            "execution delay 0, webhook keys of the run's own), a Celery worker on `payouts` and the "
+            "simulated bank's on `fake_bank` (`-c 2` each, prefork, log level INFO as in the Procfile), "
+            "no beat. Broker: the bench's Redis database, flushed before and after. A database of its "
+            "own (created, migrated, dropped). Every payout goes to an account the simulator pays "
+            "(its default policy), each batch by an organisation of its own; the bench waits until all "
+            "are `paid` and fails if one is not."
+        ),
+        "",
+        (
+            "Throughput: creates by 16 keep-alive client threads as fast as the API answers; payouts/s "
+            "end to end is payouts / (last `paid_at` - first `created_at`). Fixed rate: creates sent on "
+            "a schedule (an open loop). create→paid is `paid_at - created_at` from the database. CPU: "
+            "utime + stime from `/proc/<pid>/stat` of every process of each component's process group "
+            "(reaped children included), read before the first create and after the last `paid`, "
+            "divided by the payouts."
+        ),
+        "",
+        (
+            f"| run | payouts | creates/s | payouts/s end to end | create→paid p50 ms | p99 ms | max ms "
+            f"| {components} | CPU ms/payout, total |"
+        ),
+        "|---|---|---|---|---|---|---|" + "---|" * len(throughput.cpu_seconds) + "---|",
+        _pipeline_row(throughput),
+        _pipeline_row(at_rate),
+        "",
+        f"Creates at the fixed rate left at most {at_rate.creates.late_max_ms:.0f} ms after their time.",
+        f"`ledger_check` afterwards: {result.ledger_check}.",
+        "",
+        "Targets:",
+        "",
+        (
+            f"- ≥ {PIPELINE_MIN_PAYOUTS_PER_SECOND:.0f} payouts/s sustained: "
+            f"{throughput.timings.payouts_per_second:.1f}, "
+            f"{_met(throughput.timings.payouts_per_second >= PIPELINE_MIN_PAYOUTS_PER_SECOND)}."
+        ),
+        (
+            f"- p99 create→paid ≤ {PIPELINE_MAX_P99_MS_AT_RATE:.0f} ms at {result.rate}/s: "
+            f"{at_rate.timings.p99_ms:.0f} ms, {_met(at_rate.timings.p99_ms <= PIPELINE_MAX_P99_MS_AT_RATE)}."
+        ),
+        (
+            f"- CPU ≤ {PIPELINE_MAX_CPU_MS_PER_PAYOUT:.0f} ms per payout in total (throughput run): "
+            f"{throughput.cpu_ms_per_payout_total:.1f} ms, "
+            f"{_met(throughput.cpu_ms_per_payout_total <= PIPELINE_MAX_CPU_MS_PER_PAYOUT)}."
+        ),
+        "",
+    ]
+
+
 def render(ctx: "Context", machine: dict[str, str]) -> str:
     config = ctx.config
     sizes = " and ".join(_rows(phase.rows) for phase in ctx.phases)
@@ -78,8 +189,9 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
             "- The project runs under gunicorn as in production: `config.settings.production`, DEBUG off, "
             "4 sync workers, no access log, persistent database connections (`DB_CONN_MAX_AGE=60`), "
             "logging at INFO to a file. The rate limit is raised (the throttle still runs on every request). "
-            "No Celery worker runs: the broker is a Redis database of the bench's own, where the "
-            "`process_payout` tasks queue up; it is flushed at the end."
+            "No Celery worker runs in these scenarios: the broker is a Redis database of the bench's own, "
+            "where the `process_payout` tasks queue up; it is flushed at the end (the pipeline below "
+            "runs the workers)."
         ),
         (
             "- The ceiling is a bare Django app (`bench/ceiling/`) under the same gunicorn settings, on the "
@@ -128,6 +240,8 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
             *_table(phase),
             "",
         ]
+    if ctx.no_hot_row.one.runs:
+        out += _no_hot_row(ctx.no_hot_row, ctx.phases[-1].rows)
     out += ["## Statements per request", "", f"At {_rows(ctx.phases[-1].rows)} payouts.", ""]
     out += _statements(ctx.phases[-1])
     out += [
@@ -141,13 +255,10 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
     ]
     for plan in ctx.plans:
         out += [f"### {plan['title']}", "", "```sql", plan["sql"], "```", "", "```", plan["plan"], "```", ""]
+    out += _pipeline(ctx.pipeline)
+    if ctx.profiles:
+        out += ["## Profiles (BENCH_PROFILE=1)", "", *(f"- `{path}`" for path in ctx.profiles), ""]
     out += [
-        "## Pipeline: not measured yet",
-        "",
-        ctx.pipeline
-        or "End-to-end payouts per second (API, Celery workers, the simulated bank and its webhooks) "
-        "is a later step: a `stage_pipeline` function in `bench/run.py` is where it goes.",
-        "",
         "## Stage durations",
         "",
         *(f"- {name}: {seconds:.0f} s" for name, seconds in ctx.durations.items()),

@@ -1,5 +1,6 @@
-"""The bench run, stage by stage. Each stage is one function taking the run's `Context`; a later
-stage (the payout pipeline with workers and the simulated bank) is one more function in `STAGES`."""
+"""The bench run, stage by stage. Each stage is one function taking the run's `Context`, listed in
+`STAGES`: prepare, the API at each size, creates with and without a hot row, query plans, and the
+payout pipeline with Celery workers and the simulated bank."""
 
 import json
 import os
@@ -18,10 +19,10 @@ from typing import Any
 
 import redis
 
-from bench import database, report
+from bench import database, pipeline, report
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
-from bench.processes import gunicorn
+from bench.processes import Started, celery_worker, free_port, group_cpu_seconds, gunicorn, gunicorn_group
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -56,6 +57,44 @@ class Phase:
 
 
 @dataclass
+class NoHotRow:
+    """Creates by one organisation against creates spread over many, in the same rounds."""
+
+    organizations: int = 0
+    one: Measurements = field(default_factory=Measurements)
+    spread: Measurements = field(default_factory=Measurements)
+
+    @property
+    def ratio(self) -> float:
+        return self.spread.rps / self.one.rps
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One way of feeding the pipeline: what the client did, what the database saw, the CPU used."""
+
+    title: str
+    creates: pipeline.Creates
+    timings: pipeline.Timings
+    cpu_seconds: dict[str, float]  # by component: web, payouts worker, bank worker
+
+    def cpu_ms_per_payout(self, component: str) -> float:
+        return self.cpu_seconds[component] * 1000 / self.timings.payouts
+
+    @property
+    def cpu_ms_per_payout_total(self) -> float:
+        return sum(self.cpu_seconds.values()) * 1000 / self.timings.payouts
+
+
+@dataclass
+class Pipeline:
+    throughput: PipelineRun | None = None
+    at_rate: PipelineRun | None = None
+    rate: int = 0
+    ledger_check: str = ""
+
+
+@dataclass
 class Context:
     config: BenchConfig
     stack: ExitStack
@@ -69,7 +108,9 @@ class Context:
     phases: list[Phase] = field(default_factory=list)
     plans: list[dict[str, str]] = field(default_factory=list)
     plans_rows: int = 0
-    pipeline: str = ""
+    no_hot_row: NoHotRow = field(default_factory=NoHotRow)
+    pipeline: Pipeline = field(default_factory=Pipeline)
+    profiles: list[str] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
 
 
@@ -95,12 +136,12 @@ def _django(ctx: Context, env: dict[str, str], *args: str, stdin: Any = None) ->
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def _manage(ctx: Context, *args: str) -> str:
+def _manage(ctx: Context, *args: str, env: dict[str, str] | None = None) -> str:
     with ctx.log.open("a") as log:
         completed = subprocess.run(  # noqa: S603
             [PYTHON, "manage.py", *args],
             cwd=ROOT,
-            env=ctx.project_env,
+            env=ctx.project_env if env is None else env,
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -324,12 +365,198 @@ def stage_plans(ctx: Context) -> None:
     ctx.plans_rows = phase.rows
 
 
+def stage_no_hot_row(ctx: Context) -> None:
+    """Creates for one organisation against creates spread round-robin over many funded ones (one
+    RUB account each), interleaved in every round, at the largest size."""
+    config = ctx.config
+    organizations = _django(ctx, ctx.project_env, "seed_many", "50", str(config.spread_organizations))
+    ctx.no_hot_row.organizations = len(organizations)
+    writer = ctx.seed["writer"]
+    one = Request(
+        "POST", "/api/payouts/", {"Authorization": f"Api-Key {writer['key']}"}, PAYOUT_BODY, unique_key=True
+    )
+    spread = Request(
+        "POST",
+        "/api/payouts/",
+        body=PAYOUT_BODY,
+        unique_key=True,
+        api_keys=tuple(o["key"] for o in organizations),
+    )
+    for round_number in range(1, config.rounds + 1):
+        for name, request, measurements in (
+            ("one", one, ctx.no_hot_row.one),
+            ("spread", spread, ctx.no_hot_row.spread),
+        ):
+            result = run_wrk(
+                base_url=ctx.urls["project"],
+                request=request,
+                threads=2,
+                connections=16,
+                seconds=config.seconds,
+                key_prefix=f"{ctx.started:%H%M%S}-hot-row-{name}-r{round_number}",
+                script_dir=WORK_DIR,
+                log=WORK_DIR / "wrk.log",
+            )
+            measurements.runs.append(result)
+            _say(
+                f"no hot row, round {round_number}, {name}: {result.rps:.0f} rps, p99 {result.p99_ms:.1f} ms"
+            )
+    _say(f"no hot row: {len(organizations)} organisations at {ctx.no_hot_row.ratio:.2f} of one's rps")
+
+
+def _pipeline_environment(ctx: Context, port: int) -> dict[str, str]:
+    """The bench's production settings with the simulated bank mounted, on its own database, the
+    bank reached on PORT and webhook keys of the run's own: `manage.py fake_bank_keys` writes them to
+    a file under var/bench, and they are then passed as the variables production reads."""
+    keys_file = WORK_DIR / "pipeline-webhook-keys.json"
+    keys_file.unlink(missing_ok=True)
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **ctx.project_env,
+        "DATABASE_URL": ctx.config.pipeline_database_url,
+        "DEV_WEBHOOK_KEYS_FILE": str(keys_file),
+        "FAKE_BANK_ENABLED": "true",
+        "BANK_API_URL": f"{base_url}/fake-bank/api",
+        "FAKE_BANK_WEBHOOK_URL": f"{base_url}/api/webhooks/bank/",
+        "FAKE_BANK_EXECUTION_DELAY_SECONDS": "0",
+        "FAKE_BANK_DEFAULT_OUTCOME": "paid",
+    }
+    _manage(ctx, "fake_bank_keys", env=env)
+    keys = json.loads(keys_file.read_text())
+    env["BANK_WEBHOOK_PUBLIC_KEYS"] = " ".join(keys["public"])
+    env["FAKE_BANK_SIGNING_KEYS"] = " ".join(keys["private"])
+    return env
+
+
+def _cpu(components: list[Started]) -> dict[str, float]:
+    return {started.name: group_cpu_seconds(started.pgid) for started in components}
+
+
+def _pipeline_run(
+    ctx: Context,
+    *,
+    title: str,
+    organization: dict[str, str],
+    components: list[Started],
+    create: Callable[[], pipeline.Creates],
+    count: int,
+) -> PipelineRun:
+    config = ctx.config
+    cpu_before = _cpu(components)
+    creates = create()
+    _say(f"pipeline, {title}: {creates.count} created in {creates.seconds:.1f}s; waiting until paid")
+    pipeline.wait_all_paid(
+        config.pipeline_database_url,
+        inn=organization["inn"],
+        count=count,
+        timeout=60 + count * 0.25,
+        say=_say,
+    )
+    cpu_after = _cpu(components)
+    timings = pipeline.timings(config.pipeline_database_url, organization["inn"])
+    run = PipelineRun(
+        title=title,
+        creates=creates,
+        timings=timings,
+        cpu_seconds={name: cpu_after[name] - cpu_before[name] for name in cpu_before},
+    )
+    _say(
+        f"pipeline, {title}: {timings.payouts_per_second:.1f} payouts/s end to end, create->paid "
+        f"p50 {timings.p50_ms:.0f} ms p99 {timings.p99_ms:.0f} ms, "
+        f"CPU {run.cpu_ms_per_payout_total:.1f} ms/payout: "
+        + ", ".join(f"{name} {run.cpu_ms_per_payout(name):.1f}" for name in run.cpu_seconds)
+    )
+    return run
+
+
 def stage_pipeline(ctx: Context) -> None:
-    """End-to-end payouts per second with Celery workers and the simulated bank: not measured yet."""
-    ctx.pipeline = ""
+    """The money path end to end, production-like: the web app under gunicorn with the simulated bank
+    mounted, a payouts worker and the bank's worker (no beat), on a database of their own and the
+    bench's Redis database (flushed before and after). First as many creates as the API takes, then
+    a fixed rate; each waited for until every payout is `paid`; then `ledger_check`."""
+    config = ctx.config
+    with ExitStack() as stack:
+        database.recreate(config.pipeline_database_url)
+        if not config.keep_database:
+            stack.callback(database.drop, config.pipeline_database_url)
+        _flush_redis(config.redis_url)
+        stack.callback(_flush_redis, config.redis_url)
+        port = free_port()
+        env = _pipeline_environment(ctx, port)
+        _manage(ctx, "migrate", "--noinput", env=env)
+        burst_org, rate_org = _django(ctx, env, "seed_many", "60", "2")
+        web = stack.enter_context(
+            gunicorn_group(
+                wsgi_app="config.wsgi:application",
+                env=env,
+                ready_path="/health/live",
+                log=WORK_DIR / "gunicorn-pipeline.log",
+                python=PYTHON,
+                port=port,
+            )
+        )
+        components = [web]
+        for name, queue in (("payouts worker", "payouts"), ("bank worker", "fake_bank")):
+            components.append(
+                stack.enter_context(
+                    celery_worker(
+                        name=name,
+                        queue=queue,
+                        concurrency=2,
+                        env=env,
+                        log=WORK_DIR / f"celery-{queue}.log",
+                        python=PYTHON,
+                    )
+                )
+            )
+        _say(f"pipeline: web on {web.url}, workers up; pids {[c.pgid for c in components]}")
+        prefix = f"{ctx.started:%H%M%S}-pipeline"
+        count = config.pipeline_payouts
+        ctx.pipeline.throughput = _pipeline_run(
+            ctx,
+            title=f"{count} payouts as fast as the API takes them",
+            organization=burst_org,
+            components=components,
+            count=count,
+            create=lambda: pipeline.create_burst(
+                base_url=web.url,
+                api_key=burst_org["key"],
+                body=pipeline.payout_body(RECIPIENT, "bench pipeline, throughput"),
+                count=count,
+                connections=16,
+                key_prefix=f"{prefix}-burst",
+            ),
+        )
+        ctx.pipeline.rate = config.pipeline_rate
+        at_rate = config.pipeline_rate * config.pipeline_rate_seconds
+        ctx.pipeline.at_rate = _pipeline_run(
+            ctx,
+            title=f"{config.pipeline_rate} payouts/s for {config.pipeline_rate_seconds} s",
+            organization=rate_org,
+            components=components,
+            count=at_rate,
+            create=lambda: pipeline.create_at_rate(
+                base_url=web.url,
+                api_key=rate_org["key"],
+                body=pipeline.payout_body(RECIPIENT, "bench pipeline, fixed rate"),
+                rate=config.pipeline_rate,
+                seconds=config.pipeline_rate_seconds,
+                connections=16,
+                key_prefix=f"{prefix}-rate",
+            ),
+        )
+        output = _manage(ctx, "ledger_check", env=env)
+        ctx.pipeline.ledger_check = output.strip().splitlines()[-1]
+        _say(f"pipeline: ledger_check: {ctx.pipeline.ledger_check}")
 
 
-STAGES: list[Callable[[Context], None]] = [stage_prepare, stage_api, stage_plans, stage_pipeline]
+STAGES: list[Callable[[Context], None]] = [
+    stage_prepare,
+    stage_api,
+    stage_no_hot_row,
+    stage_plans,
+    stage_pipeline,
+]
 
 
 def _flush_redis(url: str) -> None:
@@ -381,7 +608,13 @@ def main(argv: list[str] | None = None) -> None:
     log = WORK_DIR / "bench.log"
     log.write_text("")
     (WORK_DIR / "wrk.log").write_text("")
-    for name in ("gunicorn-project.log", "gunicorn-ceiling.log"):
+    for name in (
+        "gunicorn-project.log",
+        "gunicorn-ceiling.log",
+        "gunicorn-pipeline.log",
+        "celery-payouts.log",
+        "celery-fake_bank.log",
+    ):
         (WORK_DIR / name).write_text("")
     with ExitStack() as stack:
         stack.callback(_flush_redis, config.redis_url)
