@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
@@ -28,6 +29,51 @@ def payouts_visible_to(*, organization: Organization | None) -> QuerySet[Payout]
     if organization is not None:
         queryset = queryset.filter(organization=organization)
     return queryset
+
+
+# What the API shows of a payout and of each of its events.
+PAYOUT_FIELDS = (
+    "id",
+    "amount",
+    "currency",
+    "recipient",
+    "description",
+    "status",
+    "failure_code",
+    "failure_reason",
+    "bank_reference",
+    "created_at",
+    "updated_at",
+    "processing_at",
+    "submitted_at",
+    "paid_at",
+    "failed_at",
+    "canceled_at",
+)
+EVENT_FIELDS = ("from_status", "to_status", "actor", "reason", "created_at")
+
+
+def payout_rows_visible_to(*, organization: Organization | None) -> QuerySet[Payout, dict[str, Any]]:
+    """`payouts_visible_to` as rows of `PAYOUT_FIELDS` (dicts), for a list page: no model instances
+    are built, and the events come from `events_of`."""
+    queryset = Payout.objects.filter(hidden_at__isnull=True)
+    if organization is not None:
+        queryset = queryset.filter(organization=organization)
+    rows: QuerySet[Payout, dict[str, Any]] = queryset.values(*PAYOUT_FIELDS)
+    return rows
+
+
+def events_of(*, payout_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
+    """The events of these payouts as rows of `EVENT_FIELDS`, oldest first, in one query."""
+    events: dict[UUID, list[dict[str, Any]]] = {payout_id: [] for payout_id in payout_ids}
+    rows = (
+        PayoutEvent.objects.filter(payout_id__in=payout_ids)
+        .order_by("created_at", "id")
+        .values("payout_id", *EVENT_FIELDS)
+    )
+    for row in rows:
+        events[row.pop("payout_id")].append(row)
+    return events
 
 
 def payout_get_visible(*, organization: Organization | None, payout_id: UUID) -> Payout:

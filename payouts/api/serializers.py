@@ -4,7 +4,7 @@ given as an IBAN or as an account with its BIC, no unknown or immutable fields).
 `payouts.services`."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from payouts.models import Payout, PayoutEvent, PayoutStatus
 from payouts.recipients import normalize_iban, validate_bic, validate_ru_account
+from payouts.selectors import EVENT_FIELDS, PAYOUT_FIELDS
 from payouts.services import PayoutRequest
 
 _DECIMAL_STRING = re.compile(r"^\d+(\.\d+)?$")
@@ -145,15 +146,6 @@ class PayoutEventSerializer(serializers.ModelSerializer[PayoutEvent]):
         model = PayoutEvent
         fields = ["from_status", "to_status", "actor", "reason", "created_at"]
 
-    def to_representation(self, instance: PayoutEvent) -> dict[str, Any]:
-        return {
-            "from_status": instance.from_status,
-            "to_status": instance.to_status,
-            "actor": instance.actor,
-            "reason": instance.reason,
-            "created_at": _timestamp(instance.created_at),
-        }
-
 
 class PayoutSerializer(serializers.ModelSerializer[Payout]):
     amount = AmountField()
@@ -186,23 +178,40 @@ class PayoutSerializer(serializers.ModelSerializer[Payout]):
     def to_representation(self, instance: Payout) -> dict[str, Any]:
         """The same JSON as the declared fields render (a test holds the two equal), built directly:
         DRF's field-by-field rendering was most of a list page's time."""
-        events = PayoutEventSerializer()
-        return {
-            "id": str(instance.id),
-            "amount": str(instance.amount),
-            "currency": instance.currency,
-            "recipient": {key: str(value) for key, value in instance.recipient.items()},
-            "description": instance.description,
-            "status": instance.status,
-            "failure_code": instance.failure_code,
-            "failure_reason": instance.failure_reason,
-            "bank_reference": instance.bank_reference,
-            "created_at": _timestamp(instance.created_at),
-            "updated_at": _timestamp(instance.updated_at),
-            "processing_at": _timestamp(instance.processing_at),
-            "submitted_at": _timestamp(instance.submitted_at),
-            "paid_at": _timestamp(instance.paid_at),
-            "failed_at": _timestamp(instance.failed_at),
-            "canceled_at": _timestamp(instance.canceled_at),
-            "events": [events.to_representation(event) for event in instance.events.all()],
-        }
+        return render_payout(
+            {name: getattr(instance, name) for name in PAYOUT_FIELDS},
+            [{name: getattr(event, name) for name in EVENT_FIELDS} for event in instance.events.all()],
+        )
+
+
+def render_payout(payout: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A payout as the API shows it, from its `PAYOUT_FIELDS` and its events' `EVENT_FIELDS` (model
+    attributes or rows of a `values()` query alike)."""
+    return {
+        "id": str(payout["id"]),
+        "amount": str(payout["amount"]),
+        "currency": payout["currency"],
+        "recipient": {key: str(value) for key, value in payout["recipient"].items()},
+        "description": payout["description"],
+        "status": payout["status"],
+        "failure_code": payout["failure_code"],
+        "failure_reason": payout["failure_reason"],
+        "bank_reference": payout["bank_reference"],
+        "created_at": _timestamp(payout["created_at"]),
+        "updated_at": _timestamp(payout["updated_at"]),
+        "processing_at": _timestamp(payout["processing_at"]),
+        "submitted_at": _timestamp(payout["submitted_at"]),
+        "paid_at": _timestamp(payout["paid_at"]),
+        "failed_at": _timestamp(payout["failed_at"]),
+        "canceled_at": _timestamp(payout["canceled_at"]),
+        "events": [
+            {
+                "from_status": event["from_status"],
+                "to_status": event["to_status"],
+                "actor": event["actor"],
+                "reason": event["reason"],
+                "created_at": _timestamp(event["created_at"]),
+            }
+            for event in events
+        ],
+    }

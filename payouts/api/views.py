@@ -14,7 +14,12 @@ from payouts.api.auth import caller_organization, is_operator
 from payouts.api.errors import ErrorSerializer
 from payouts.api.filters import PayoutFilter
 from payouts.api.pagination import NewestFirstCursorPagination
-from payouts.api.serializers import PayoutCreateSerializer, PayoutSerializer, PayoutUpdateSerializer
+from payouts.api.serializers import (
+    PayoutCreateSerializer,
+    PayoutSerializer,
+    PayoutUpdateSerializer,
+    render_payout,
+)
 from payouts.models import Actor, Payout, PayoutStatus
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -45,13 +50,14 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self) -> Any:
-        return selectors.payouts_visible_to(organization=caller_organization(self.request))
+        return selectors.payout_rows_visible_to(organization=caller_organization(self.request))
 
     @extend_schema(operation_id="payouts_list", responses={200: PayoutSerializer(many=True), **_ERRORS})
     def get(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(PayoutSerializer(page, many=True).data)
+        rows = self.paginate_queryset(queryset) or []
+        events = selectors.events_of(payout_ids=[row["id"] for row in rows])
+        return self.get_paginated_response([render_payout(row, events[row["id"]]) for row in rows])
 
     @extend_schema(
         operation_id="payouts_create",

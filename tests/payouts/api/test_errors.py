@@ -104,7 +104,7 @@ def test_too_many_requests_is_429_with_retry_after(api: APIClient, settings: Any
 
 @pytest.mark.django_db
 def test_unexpected_exception_is_500_in_the_envelope(api: APIClient) -> None:
-    with mock.patch.object(selectors, "payouts_visible_to", side_effect=RuntimeError("boom")):
+    with mock.patch.object(selectors, "payout_rows_visible_to", side_effect=RuntimeError("boom")):
         response = api.get("/api/payouts/")
     error = assert_envelope(response, 500, "internal_error")
     assert "boom" not in error["message"]

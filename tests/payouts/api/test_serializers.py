@@ -131,3 +131,21 @@ def test_payout_rendering_equals_drfs_field_by_field_rendering(status: PayoutSta
         # then the JSON is the same, to the character
         assert json.dumps(fast, cls=DjangoJSONEncoder) == json.dumps(generic, cls=DjangoJSONEncoder)
         assert len(fast["events"]) == payout.events.count()
+
+
+@pytest.mark.django_db
+def test_a_list_page_shows_each_payout_exactly_as_its_detail_does(api: APIClient, organization: Any) -> None:
+    # given payouts in every status, with events, for the caller
+    for status in PayoutStatus:
+        payout = PayoutFactory(organization=organization, status=status, bank_reference="bp_1")
+        PayoutEvent.objects.create(
+            payout=payout, from_status="new", to_status=status, actor="bank", reason="r"
+        )
+
+    # when listed (rows, no model instances) and fetched one by one (the model serializer)
+    listed = api.get(URL, {"page_size": 100}).json()["results"]
+
+    # then every item is its detail, to the character
+    assert len(listed) == len(PayoutStatus)
+    for item in listed:
+        assert item == api.get(f"{URL}{item['id']}/").json()
