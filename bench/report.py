@@ -120,7 +120,8 @@ def _pipeline(result: "Pipeline") -> list[str]:
             "no beat. Broker: the bench's Redis database, flushed before and after. A database of its "
             "own (created, migrated, dropped). Every payout goes to an account the simulator pays "
             "(its default policy), each batch by an organisation of its own; the bench waits until all "
-            "are `paid` and fails if one is not."
+            "are `paid` and fails if one is not. 50 payouts go through first, unmeasured, to warm the "
+            "processes up (lazy imports, first connections)."
         ),
         "",
         (
@@ -257,7 +258,18 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
         out += [f"### {plan['title']}", "", "```sql", plan["sql"], "```", "", "```", plan["plan"], "```", ""]
     out += _pipeline(ctx.pipeline)
     if ctx.profiles:
-        out += ["## Profiles (BENCH_PROFILE=1)", "", *(f"- `{path}`" for path in ctx.profiles), ""]
+        out += [
+            "## Profiles (BENCH_PROFILE=1)",
+            "",
+            (
+                "py-spy sampled the web workers during the create scenario and the Celery workers during "
+                "the pipeline's throughput run; it stops the target at each sample, so this run's figures "
+                "are not comparable with an unprofiled run. Speedscope JSON (https://www.speedscope.app):"
+            ),
+            "",
+            *(f"- `{path}`" for path in ctx.profiles),
+            "",
+        ]
     out += [
         "## Stage durations",
         "",

@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,12 +23,14 @@ from bench import database, pipeline, report
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
 from bench.processes import Started, celery_worker, free_port, group_cpu_seconds, gunicorn, gunicorn_group
+from bench.profiling import py_spy, top_own_time
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 WORK_DIR = ROOT / "var" / "bench"
 # tests/factories.py VALID_ACCOUNT: an account number whose control key matches the BIC.
 RECIPIENT = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
+PIPELINE_WARM_UP = 50  # payouts through the pipeline before it is measured
 PAYOUT_BODY = json.dumps({"amount": "1.00", "currency": "RUB", "recipient": RECIPIENT})
 
 
@@ -111,6 +113,7 @@ class Context:
     no_hot_row: NoHotRow = field(default_factory=NoHotRow)
     pipeline: Pipeline = field(default_factory=Pipeline)
     profiles: list[str] = field(default_factory=list)
+    project_pid: int = 0
     durations: dict[str, float] = field(default_factory=dict)
 
 
@@ -197,8 +200,8 @@ def stage_prepare(ctx: Context) -> None:
     _manage(ctx, "migrate", "--noinput")
     ctx.seed = _django(ctx, ctx.project_env, "seed")
     database.create_ceiling_tables(config.database_url, json.dumps(RECIPIENT))
-    ctx.urls["project"] = ctx.stack.enter_context(
-        gunicorn(
+    project = ctx.stack.enter_context(
+        gunicorn_group(
             wsgi_app="config.wsgi:application",
             env=ctx.project_env,
             ready_path="/health/live",
@@ -206,6 +209,8 @@ def stage_prepare(ctx: Context) -> None:
             python=PYTHON,
         )
     )
+    ctx.urls["project"] = project.url
+    ctx.project_pid = project.pgid
     ctx.urls["ceiling"] = ctx.stack.enter_context(
         gunicorn(
             wsgi_app="bench.ceiling.wsgi:application",
@@ -317,16 +322,18 @@ def _measure(ctx: Context, phase: Phase) -> None:
     config = ctx.config
     for round_number in range(1, config.rounds + 1):
         for scenario in phase.scenarios:
-            result = run_wrk(
-                base_url=ctx.urls[scenario.app],
-                request=scenario.request,
-                threads=scenario.threads,
-                connections=scenario.connections,
-                seconds=config.seconds,
-                key_prefix=f"{ctx.started:%H%M%S}-{phase.rows}-{scenario.name}-r{round_number}",
-                script_dir=WORK_DIR,
-                log=WORK_DIR / "wrk.log",
-            )
+            profiled = {"web": ctx.project_pid} if scenario.name == "create" else {}
+            with _profiled(ctx, f"create-{phase.rows}-r{round_number}", profiled):
+                result = run_wrk(
+                    base_url=ctx.urls[scenario.app],
+                    request=scenario.request,
+                    threads=scenario.threads,
+                    connections=scenario.connections,
+                    seconds=config.seconds,
+                    key_prefix=f"{ctx.started:%H%M%S}-{phase.rows}-{scenario.name}-r{round_number}",
+                    script_dir=WORK_DIR,
+                    log=WORK_DIR / "wrk.log",
+                )
             phase.results.setdefault(scenario.name, Measurements()).runs.append(result)
             _say(
                 f"{phase.rows} rows, round {round_number}, {scenario.name}: {result.rps:.0f} rps, "
@@ -428,6 +435,35 @@ def _pipeline_environment(ctx: Context, port: int) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def _profiled(ctx: Context, name: str, pids: dict[str, int]) -> Iterator[None]:
+    """With BENCH_PROFILE=1, py-spy on each of PIDS (with its children) during the block; the
+    speedscope files go under var/bench and their top own-time functions into the log."""
+    if not ctx.config.profile or not pids:
+        yield
+        return
+    with ExitStack() as spies:
+        outputs = {
+            component: spies.enter_context(
+                py_spy(
+                    pid=pid,
+                    output=WORK_DIR / f"profile-{name}-{component.replace(' ', '-')}.speedscope.json",
+                    log=WORK_DIR / "py-spy.log",
+                    python=PYTHON,
+                )
+            )
+            for component, pid in pids.items()
+        }
+        yield
+    for component, output in outputs.items():
+        if not output.exists():
+            raise RuntimeError(f"py-spy wrote no {output}; see {WORK_DIR / 'py-spy.log'}")
+        ctx.profiles.append(str(output.relative_to(ROOT)))
+        _say(f"profile {name}, {component}: {output.relative_to(ROOT)}; top own time:")
+        for function, share in top_own_time(output):
+            _say(f"  {share:6.1%}  {function}")
+
+
 def _cpu(components: list[Started]) -> dict[str, float]:
     return {started.name: group_cpu_seconds(started.pgid) for started in components}
 
@@ -440,19 +476,22 @@ def _pipeline_run(
     components: list[Started],
     create: Callable[[], pipeline.Creates],
     count: int,
+    profile_workers: bool = False,
 ) -> PipelineRun:
     config = ctx.config
+    workers = {c.name: c.pgid for c in components if profile_workers and c.name != "web"}
     cpu_before = _cpu(components)
-    creates = create()
-    _say(f"pipeline, {title}: {creates.count} created in {creates.seconds:.1f}s; waiting until paid")
-    pipeline.wait_all_paid(
-        config.pipeline_database_url,
-        inn=organization["inn"],
-        count=count,
-        timeout=60 + count * 0.25,
-        say=_say,
-    )
-    cpu_after = _cpu(components)
+    with _profiled(ctx, "pipeline", workers):
+        creates = create()
+        _say(f"pipeline, {title}: {creates.count} created in {creates.seconds:.1f}s; waiting until paid")
+        pipeline.wait_all_paid(
+            config.pipeline_database_url,
+            inn=organization["inn"],
+            count=count,
+            timeout=60 + count * 0.25,
+            say=_say,
+        )
+        cpu_after = _cpu(components)
     timings = pipeline.timings(config.pipeline_database_url, organization["inn"])
     run = PipelineRun(
         title=title,
@@ -484,7 +523,7 @@ def stage_pipeline(ctx: Context) -> None:
         port = free_port()
         env = _pipeline_environment(ctx, port)
         _manage(ctx, "migrate", "--noinput", env=env)
-        burst_org, rate_org = _django(ctx, env, "seed_many", "60", "2")
+        warm_org, burst_org, rate_org = _django(ctx, env, "seed_many", "60", "3")
         web = stack.enter_context(
             gunicorn_group(
                 wsgi_app="config.wsgi:application",
@@ -511,9 +550,22 @@ def stage_pipeline(ctx: Context) -> None:
             )
         _say(f"pipeline: web on {web.url}, workers up; pids {[c.pgid for c in components]}")
         prefix = f"{ctx.started:%H%M%S}-pipeline"
+        # Fresh processes import lazily and connect on first use: warm every one of them up first.
+        pipeline.create_burst(
+            base_url=web.url,
+            api_key=warm_org["key"],
+            body=pipeline.payout_body(RECIPIENT, "bench pipeline, warm-up"),
+            count=PIPELINE_WARM_UP,
+            connections=16,
+            key_prefix=f"{prefix}-warm-up",
+        )
+        pipeline.wait_all_paid(
+            config.pipeline_database_url, inn=warm_org["inn"], count=PIPELINE_WARM_UP, timeout=120, say=_say
+        )
         count = config.pipeline_payouts
         ctx.pipeline.throughput = _pipeline_run(
             ctx,
+            profile_workers=True,
             title=f"{count} payouts as fast as the API takes them",
             organization=burst_org,
             components=components,
