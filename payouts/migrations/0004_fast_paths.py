@@ -92,6 +92,14 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="payout",
             index=models.Index(
+                condition=models.Q(hidden_at__isnull=True),
+                fields=["organization", "amount"],
+                name="payout_org_amount_idx",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="payout",
+            index=models.Index(
                 condition=models.Q(hidden_at__isnull=True), fields=["-created_at", "-id"], name="payout_list_idx"
             ),
         ),
