@@ -144,7 +144,7 @@ def _timestamp(value: datetime | None) -> str | None:
 class PayoutEventSerializer(serializers.ModelSerializer[PayoutEvent]):
     class Meta:
         model = PayoutEvent
-        fields = ["from_status", "to_status", "actor", "reason", "created_at"]
+        fields = list(EVENT_FIELDS)
 
 
 class PayoutSerializer(serializers.ModelSerializer[Payout]):
@@ -154,25 +154,7 @@ class PayoutSerializer(serializers.ModelSerializer[Payout]):
 
     class Meta:
         model = Payout
-        fields = [
-            "id",
-            "amount",
-            "currency",
-            "recipient",
-            "description",
-            "status",
-            "failure_code",
-            "failure_reason",
-            "bank_reference",
-            "created_at",
-            "updated_at",
-            "processing_at",
-            "submitted_at",
-            "paid_at",
-            "failed_at",
-            "canceled_at",
-            "events",
-        ]
+        fields = [*PAYOUT_FIELDS, "events"]
         read_only_fields = fields
 
     def to_representation(self, instance: Payout) -> dict[str, Any]:
