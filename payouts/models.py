@@ -12,6 +12,7 @@ from rest_framework_api_key.models import AbstractAPIKey
 from payouts.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 BANK_REFERENCE_MAX_LENGTH = 64
+ANOMALY_MAX_LENGTH = 500
 
 
 class Organization(models.Model):
@@ -174,7 +175,7 @@ class BankWebhookEvent(models.Model):
         Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="bank_webhooks"
     )
     outcome = models.CharField(max_length=16, choices=WebhookOutcome.choices)
-    anomaly = models.CharField(max_length=500, blank=True, default="")
+    anomaly = models.CharField(max_length=ANOMALY_MAX_LENGTH, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from payouts.models import Payout, PayoutEvent, PayoutStatus
+from payouts.money import AMOUNT_DECIMAL_PLACES
 from payouts.recipients import normalize_iban, validate_bic, validate_ru_account
 from payouts.selectors import EVENT_FIELDS, PAYOUT_FIELDS
 from payouts.services import PayoutRequest
@@ -166,12 +167,16 @@ class PayoutSerializer(serializers.ModelSerializer[Payout]):
         )
 
 
+AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES)
+
+
 def render_payout(payout: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """A payout as the API shows it, from its `PAYOUT_FIELDS` and its events' `EVENT_FIELDS` (model
     attributes or rows of a `values()` query alike)."""
     return {
         "id": str(payout["id"]),
-        "amount": str(payout["amount"]),
+        # As the column holds it (two places), whether read back or still in hand after a create.
+        "amount": str(payout["amount"].quantize(AMOUNT_QUANTUM)),
         "currency": payout["currency"],
         "recipient": {key: str(value) for key, value in payout["recipient"].items()},
         "description": payout["description"],

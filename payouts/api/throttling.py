@@ -61,7 +61,7 @@ class CallerRateThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: "APIView") -> bool:
         user: Any = request.user
         if user is None or not getattr(user, "is_authenticated", False):
-            return True  # anonymous requests end in 401 before any work is done
+            return True  # not reached for a failed key: authentication answers 401 first
         now = time.time()
         window = int(now // self.period)
         key = f"throttle:{self.scope}:{user.pk}:{window}"

@@ -17,6 +17,7 @@ from payouts.errors import InvalidTransition
 from payouts.inn import normalize_inn
 from payouts.ledger.incoming import incoming_transfer_receive
 from payouts.models import (
+    ANOMALY_MAX_LENGTH,
     BANK_REFERENCE_MAX_LENGTH,
     Actor,
     BankWebhookEvent,
@@ -58,7 +59,8 @@ def bank_event_receive(*, webhook_id: str, event: WebhookEvent) -> tuple[Webhook
                 outcome=WebhookOutcome.NOOP,
             )
             handled = _route(event)
-            record.outcome, record.payout, record.anomaly = handled.outcome, handled.payout, handled.anomaly
+            record.outcome, record.payout = handled.outcome, handled.payout
+            record.anomaly = handled.anomaly[:ANOMALY_MAX_LENGTH]
             record.save(update_fields=["outcome", "payout", "anomaly"])
     except IntegrityError:
         if not BankWebhookEvent.objects.filter(operation_id=event.operation_id).exists():

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
 
 from payouts.models import (
     AccountKind,
@@ -52,6 +52,7 @@ def ledger_check() -> Report:
         _postings_sum_to_zero(report, accounts, entries)
         _account_totals_match_entries(report, accounts, entries)
         _no_negative_available(report)
+        _entries_name_their_organisation(report)
         _holds_match_payouts(report)
         _incoming_transfers_credited_once(report)
     return report
@@ -112,6 +113,19 @@ def _no_negative_available(report: Report) -> None:
         if account.available < ZERO:
             report.violations.append(f"account {account}: available balance {account.available} is negative")
     report.checked.append(f"no negative available balance in {accounts.count()} organisation accounts")
+
+
+def _entries_name_their_organisation(report: Report) -> None:
+    """An entry's `organization` (what the balance history reads) owns its organisation-side
+    account: the debit side of a hold and its resolution, the credit side of a credit."""
+    holds = [EntryKind.PENDING, EntryKind.POST_PENDING, EntryKind.VOID_PENDING]
+    wrong = LedgerEntry.objects.filter(
+        (Q(kind__in=holds) & ~Q(organization_id=F("debit_account__organization_id")))
+        | (Q(kind=EntryKind.POSTED) & ~Q(organization_id=F("credit_account__organization_id")))
+    ).values_list("id", flat=True)
+    for entry_id in wrong[:20]:
+        report.violations.append(f"ledger entry {entry_id} names another organisation than its account's")
+    report.checked.append("every ledger entry names the organisation of its account")
 
 
 def _holds_match_payouts(report: Report) -> None:

@@ -123,6 +123,8 @@ def hold_place(*, payout: Payout) -> LedgerEntry:
             },
         )
     org_account_id, settlement_account_id = row
+    if settlement_account_id is None:  # only if an account was funded other than by `incoming_credit`
+        settlement_account_id = settlement_account(currency=payout.currency).pk
     return LedgerEntry.objects.create(
         kind=EntryKind.PENDING,
         debit_account_id=org_account_id,

@@ -1,5 +1,10 @@
 """Fast paths: list indexes per filter, an organisation column on ledger entries for the balance
-history, and settlement accounts whose totals live in their entries (no shared hot row)."""
+history, and settlement accounts whose totals live in their entries (no shared hot row).
+
+Deploy it with the code of the same commit and the writers stopped: the code before it writes
+settlement totals (which the new constraint refuses) and entries without an organisation, the code
+after it needs the column. It runs in one transaction and builds the indexes without CONCURRENTLY.
+Reversible: going back recomputes the settlement accounts' totals from their entries."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -17,6 +22,31 @@ ZERO_SETTLEMENT_TOTALS = """
 UPDATE payouts_ledgeraccount
 SET credits_posted = 0, debits_posted = 0, credits_pending = 0, debits_pending = 0
 WHERE kind <> 'organization'
+"""
+# Back to 0003, whose code keeps running totals on the settlement accounts too: recompute them from
+# the entries by the rules `ledger_check` verifies.
+RESTORE_SETTLEMENT_TOTALS = """
+WITH sides AS (
+    SELECT credit_account_id AS account_id, kind, amount AS credit, 0 AS debit FROM payouts_ledgerentry
+    UNION ALL
+    SELECT debit_account_id, kind, 0, amount FROM payouts_ledgerentry
+), totals AS (
+    SELECT account_id,
+           COALESCE(sum(credit) FILTER (WHERE kind IN ('posted', 'post_pending')), 0) AS credits_posted,
+           COALESCE(sum(debit) FILTER (WHERE kind IN ('posted', 'post_pending')), 0) AS debits_posted,
+           COALESCE(sum(credit) FILTER (WHERE kind = 'pending'), 0)
+             - COALESCE(sum(credit) FILTER (WHERE kind IN ('post_pending', 'void_pending')), 0)
+             AS credits_pending,
+           COALESCE(sum(debit) FILTER (WHERE kind = 'pending'), 0)
+             - COALESCE(sum(debit) FILTER (WHERE kind IN ('post_pending', 'void_pending')), 0)
+             AS debits_pending
+    FROM sides GROUP BY account_id
+)
+UPDATE payouts_ledgeraccount account
+SET credits_posted = totals.credits_posted, debits_posted = totals.debits_posted,
+    credits_pending = totals.credits_pending, debits_pending = totals.debits_pending
+FROM totals
+WHERE account.id = totals.account_id AND account.kind <> 'organization'
 """
 
 
@@ -52,7 +82,7 @@ class Migration(migrations.Migration):
                 fields=["organization", "-created_at", "-id"], name="ledger_entry_org_history_idx"
             ),
         ),
-        migrations.RunSQL(ZERO_SETTLEMENT_TOTALS, migrations.RunSQL.noop),
+        migrations.RunSQL(ZERO_SETTLEMENT_TOTALS, RESTORE_SETTLEMENT_TOTALS),
         migrations.AddConstraint(
             model_name="ledgeraccount",
             constraint=models.CheckConstraint(

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from payouts import tasks
 from payouts.models import Organization, Payout, PayoutEvent
 from tests.concurrency import run_at_once
-from tests.payouts.factories import client_for
+from tests.payouts.factories import client_for, fund
 
 URL = "/api/payouts/"
 
@@ -162,3 +162,18 @@ def test_create_payout_replay_after_delete_returns_the_same_payout(
     assert replay.json()["id"] == first.json()["id"]
     assert replay.json()["status"] == "canceled"
     assert Payout.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_created_amount_reads_as_the_detail_shows_it_for_a_currency_without_minor_units(
+    api: APIClient, settings: Any, payout_body: dict[str, Any], organization: Organization
+) -> None:
+    settings.PAYOUT_CURRENCIES = [*settings.PAYOUT_CURRENCIES, "JPY"]
+    fund(organization, "1000.00", "JPY")
+
+    created = api.post(
+        URL, {**payout_body, "currency": "JPY", "amount": "100"}, format="json", HTTP_IDEMPOTENCY_KEY="jpy-1"
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["amount"] == api.get(f"{URL}{created.json()['id']}/").json()["amount"] == "100.00"

@@ -296,3 +296,17 @@ def test_webhook_with_a_malformed_configured_key_is_503_and_writes_nothing(setti
 
     _refused(response, 503, "webhook_keys_misconfigured")
     assert Payout.objects.get(pk=payout.pk).status == S.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_webhook_anomaly_about_an_overlong_reference_is_recorded_cut_to_the_column(
+    bank_keys: list[str],
+) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+    body = event(payout)
+    body["data"]["reference"] = "r" * 1000
+
+    response = deliver(body, bank_keys)
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "anomaly")
+    assert BankWebhookEvent.objects.get().anomaly.startswith("unknown payout reference 'rrr")

@@ -374,3 +374,17 @@ def test_ledger_check_reports_a_payout_whose_hold_does_not_match(lean_org: Organ
     with pytest.raises(CommandError):
         call_command("ledger_check", stdout=StringIO(), stderr=err)
     assert f"payout {payout.pk} is paid but its hold is pending" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_ledger_check_reports_an_entry_that_names_another_organisation(lean_org: Organization) -> None:
+    payout = PayoutFactory(organization=lean_org, status=S.PAID)
+    other = OrganizationFactory(inn="7736207543")
+    call_command("ledger_check", stdout=StringIO())
+
+    LedgerEntry.objects.filter(payout=payout, kind=EntryKind.PENDING).update(organization=other)
+
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("ledger_check", stdout=StringIO(), stderr=err)
+    assert "names another organisation" in err.getvalue()
