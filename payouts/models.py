@@ -13,6 +13,7 @@ from payouts.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 BANK_REFERENCE_MAX_LENGTH = 64
 ANOMALY_MAX_LENGTH = 500
+WEBHOOK_ID_MAX_LENGTH = 128
 
 
 class Organization(models.Model):
@@ -167,7 +168,7 @@ class BankWebhookEvent(models.Model):
     """
 
     operation_id = models.CharField(max_length=128, unique=True)
-    webhook_id = models.CharField(max_length=128)
+    webhook_id = models.CharField(max_length=WEBHOOK_ID_MAX_LENGTH)
     event_type = models.CharField(max_length=64)
     occurred_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField()

@@ -20,6 +20,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 AMOUNT_MAX_DIGITS = 18
 AMOUNT_DECIMAL_PLACES = 2
+# The first amount the column cannot hold.
+AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES)
 
 
 def currency_exponent(currency: str) -> int:

@@ -25,6 +25,7 @@ PAYOUT_EVENT_TYPES = frozenset(
 )
 INCOMING_TRANSFER_EVENT = "transfer.incoming"
 OPERATION_ID_MAX_LENGTH = 128
+EVENT_TYPE_MAX_LENGTH = 64
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -91,14 +92,16 @@ def parse_webhook_event(body: bytes) -> WebhookEvent:
     if not isinstance(payload, dict):
         raise MalformedWebhookError("The body must be a JSON object.")
     event_type, operation_id, data = payload.get("type"), payload.get("operation_id"), payload.get("data")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedWebhookError("`type` must be a non-empty string.")
+    if not isinstance(event_type, str) or not 1 <= len(event_type) <= EVENT_TYPE_MAX_LENGTH:
+        raise MalformedWebhookError(f"`type` must be a string of 1-{EVENT_TYPE_MAX_LENGTH} characters.")
     if not isinstance(operation_id, str) or not 1 <= len(operation_id) <= OPERATION_ID_MAX_LENGTH:
         raise MalformedWebhookError(
             f"`operation_id` must be a string of 1-{OPERATION_ID_MAX_LENGTH} characters."
         )
     if not isinstance(data, dict):
         raise MalformedWebhookError("`data` must be an object.")
+    if not _storable(payload):
+        raise MalformedWebhookError("The body holds a NUL character or a lone surrogate.")
     return WebhookEvent(
         type=event_type,
         operation_id=operation_id,
@@ -126,6 +129,26 @@ def _data(event_type: str, data: dict[str, Any]) -> BankPayout | IncomingTransfe
     return None
 
 
+def _storable(value: object) -> bool:
+    """No string in the body (keys included) holds what text storage refuses: NUL, or a lone
+    surrogate (valid in JSON's escapes, not in UTF-8)."""
+    if isinstance(value, str):
+        return "\x00" not in value and (value.isascii() or _encodes_as_utf8(value))
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
+
+
+def _encodes_as_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _date(value: str) -> date:
     if not _ISO_DATE.fullmatch(value):
         raise ValueError(f"document_date is not YYYY-MM-DD: {value[:20]!r}")
@@ -140,4 +163,6 @@ def _datetime_or_none(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None or not 2 <= parsed.year <= 9998:  # beyond: not storable in every zone
+        return None
+    return parsed

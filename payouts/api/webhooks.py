@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from payouts.api.errors import envelope
 from payouts.bank.webhooks import bank_event_receive
+from payouts.models import WEBHOOK_ID_MAX_LENGTH
 from provider.events import MalformedWebhookError, parse_webhook_event
 from provider.signatures import WebhookKeyError, WebhookVerificationError, verify
 
@@ -32,6 +33,8 @@ def bank_webhook(request: HttpRequest) -> JsonResponse:
             tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
         event = parse_webhook_event(body)  # only once the signature held
+        if len(webhook_id or "") > WEBHOOK_ID_MAX_LENGTH:
+            raise MalformedWebhookError(f"webhook-id is longer than {WEBHOOK_ID_MAX_LENGTH} characters.")
     except WebhookVerificationError as exc:
         logger.warning("bank_webhook.refused", code=exc.code, webhook_id=webhook_id)
         return _refuse(400 if exc.code == "missing_headers" else 401, exc.code, exc.message)

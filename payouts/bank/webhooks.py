@@ -24,7 +24,13 @@ from payouts.models import (
     Payout,
     WebhookOutcome,
 )
-from payouts.money import CURRENCY_EXPONENTS, from_minor_units, to_minor_units
+from payouts.money import (
+    AMOUNT_LIMIT,
+    CURRENCY_EXPONENTS,
+    currency_exponent,
+    from_minor_units,
+    to_minor_units,
+)
 from payouts.transitions import payout_apply_bank_status
 from provider.events import IncomingTransfer, UnreadableData, WebhookEvent
 from provider.types import BankPayout
@@ -103,10 +109,16 @@ def _incoming_transfer(event: WebhookEvent, transfer: IncomingTransfer) -> Handl
         return Handled(
             WebhookOutcome.ANOMALY, anomaly=f"incoming transfer in an unknown currency {transfer.currency!r}"
         )
+    if transfer.amount_minor >= AMOUNT_LIMIT.scaleb(currency_exponent(transfer.currency)):
+        return Handled(
+            WebhookOutcome.ANOMALY,
+            anomaly=f"incoming transfer of {transfer.amount_minor} minor units: beyond what an amount holds",
+        )
+    amount = from_minor_units(transfer.amount_minor, transfer.currency)
     incoming = incoming_transfer_receive(
         operation_id=event.operation_id,
         payer_inn=payer_inn,
-        amount=from_minor_units(transfer.amount_minor, transfer.currency),
+        amount=amount,
         currency=transfer.currency,
         document_number=transfer.document_number,
         document_date=transfer.document_date,

@@ -310,3 +310,56 @@ def test_webhook_anomaly_about_an_overlong_reference_is_recorded_cut_to_the_colu
 
     assert (response.status_code, response.json()["outcome"]) == (200, "anomaly")
     assert BankWebhookEvent.objects.get().anomaly.startswith("unknown payout reference 'rrr")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"type": "payout." + "x" * 60}, (400, "malformed_webhook")),
+        ({"operation_id": "op\u0000nul"}, (400, "malformed_webhook")),
+        ({"data": {"note": "\ud800"}}, (400, "malformed_webhook")),
+        ({"occurred_at": "0001-01-01T00:00:00+01:00"}, (200, "applied")),
+    ],
+    ids=["long-type", "nul", "lone-surrogate", "year-one"],
+)
+def test_signed_but_hostile_webhook_is_refused_or_applied_never_a_500(
+    bank_keys: list[str], change: dict[str, Any], expected: tuple[int, str]
+) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+    body = event(payout)
+    for key, value in change.items():
+        body[key] = {**body["data"], **value} if key == "data" else value
+
+    first = deliver(body, bank_keys)
+    again = deliver(body, bank_keys)
+
+    for response in (first, again):
+        assert response.status_code == expected[0], response.content
+        answer = response.json()
+        assert (answer.get("outcome") or answer["error"]["code"]) == expected[1] or answer.get("duplicate")
+
+
+@pytest.mark.django_db
+def test_webhook_with_an_overlong_webhook_id_is_400_and_writes_nothing(bank_keys: list[str]) -> None:
+    response = deliver(event(PayoutFactory(status=S.SUBMITTED)), bank_keys, msg_id="m" * 129)
+    _refused(response, 400, "malformed_webhook")
+
+
+@pytest.mark.django_db
+def test_incoming_transfer_beyond_what_an_amount_holds_is_an_anomaly(bank_keys: list[str]) -> None:
+    body = {
+        "type": "transfer.incoming",
+        "operation_id": "op_huge",
+        "occurred_at": None,
+        "data": {
+            "amount": 10**30,
+            "currency": "RUB",
+            "payer_inn": "7707083893",
+            "document_number": "1",
+            "document_date": "2026-11-22",
+        },
+    }
+    response = deliver(body, bank_keys)
+    assert (response.status_code, response.json()["outcome"]) == (200, "anomaly")
+    assert "beyond what an amount holds" in BankWebhookEvent.objects.get().anomaly
