@@ -1,15 +1,17 @@
 """The one place where the bank's vocabulary meets ours: the service's bank client built from
-settings, a payout in the bank's terms (integer minor units, the recipient snapshot), and the map
-from the bank's payout statuses to ours. Another bank means another `provider/` and this module."""
+settings, a payout in the bank's terms (integer minor units, the recipient snapshot), and the
+bank's payout object applied to ours (its status through the one map). Another bank means another
+`provider/` and this module."""
 
 from functools import lru_cache
 
 from django.conf import settings
 
-from payouts.models import Payout, PayoutStatus
+from payouts.models import Actor, Payout, PayoutStatus
 from payouts.money import to_minor_units
+from payouts.transitions import TransitionResult, payout_apply_bank_status
 from provider.client import BankClient
-from provider.types import BankPayoutStatus, PayoutSubmission, Recipient
+from provider.types import BankPayout, BankPayoutStatus, PayoutSubmission, Recipient
 
 # What a payout is on our side when the bank reports it in a status. The bank's `processing` means
 # it has the payout and has not executed it yet: ours is `submitted`.
@@ -45,4 +47,21 @@ def submission_for(payout: Payout) -> PayoutSubmission:
             iban=recipient.get("iban"),
         ),
         description=payout.description,
+    )
+
+
+def bank_payout_apply(
+    *, payout: Payout, bank_payout: BankPayout, actor: Actor, reason: str
+) -> TransitionResult:
+    """Move our payout to what the bank's payout object says (a webhook's, or the reconciler's
+    look-up), with the bank's failure details and reference. Raises `InvalidTransition` when the
+    table refuses it."""
+    return payout_apply_bank_status(
+        payout_id=payout.pk,
+        to_status=PAYOUT_STATUS_FOR_BANK_STATUS[bank_payout.status],
+        actor=actor,
+        reason=reason,
+        failure_code=bank_payout.failure_code or "",
+        failure_reason=bank_payout.failure_reason or "",
+        bank_reference=bank_payout.id,
     )

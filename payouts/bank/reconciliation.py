@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from payouts.bank.adapter import PAYOUT_STATUS_FOR_BANK_STATUS, bank_client
+from payouts.bank.adapter import bank_client, bank_payout_apply
 from payouts.bank.submission import payout_submit
 from payouts.errors import InvalidTransition
 from payouts.models import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutStatus
-from payouts.transitions import IN_FLIGHT_STATUSES, payout_apply_bank_status
+from payouts.transitions import IN_FLIGHT_STATUSES
 from provider.errors import ProviderError
 from provider.types import BankPayout
 
@@ -74,19 +74,15 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
 
 
 def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
-    target = PAYOUT_STATUS_FOR_BANK_STATUS[bank_payout.status]
     if len(bank_payout.id) > BANK_REFERENCE_MAX_LENGTH:
         logger.error("reconcile.bank_reference_too_long", bank_reference=bank_payout.id[:200])
         return
     try:
-        payout_apply_bank_status(
-            payout_id=payout.pk,
-            to_status=target,
+        bank_payout_apply(
+            payout=payout,
+            bank_payout=bank_payout,
             actor=Actor.RECONCILER,
             reason=f"bank reports {bank_payout.status}",
-            failure_code=bank_payout.failure_code or "",
-            failure_reason=bank_payout.failure_reason or "",
-            bank_reference=bank_payout.id,
         )
     except InvalidTransition as exc:
         logger.error("reconcile.bank_state_refused", current=exc.current, bank_status=bank_payout.status)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import structlog
 from django.db import IntegrityError, transaction
 
-from payouts.bank.adapter import PAYOUT_STATUS_FOR_BANK_STATUS
+from payouts.bank.adapter import bank_payout_apply
 from payouts.errors import InvalidTransition
 from payouts.inn import normalize_inn
 from payouts.ledger.incoming import incoming_transfer_receive
@@ -31,7 +31,6 @@ from payouts.money import (
     from_minor_units,
     to_minor_units,
 )
-from payouts.transitions import payout_apply_bank_status
 from provider.events import IncomingTransfer, UnreadableData, WebhookEvent
 from provider.types import BankPayout
 
@@ -135,16 +134,12 @@ def _payout_event(event: WebhookEvent, bank_payout: BankPayout) -> Handled:
     mismatch = _mismatch(payout, bank_payout)
     if mismatch:
         return Handled(WebhookOutcome.ANOMALY, payout=payout, anomaly=mismatch)
-    target = PAYOUT_STATUS_FOR_BANK_STATUS[bank_payout.status]
     try:
-        result = payout_apply_bank_status(
-            payout_id=payout.pk,
-            to_status=target,
+        result = bank_payout_apply(
+            payout=payout,
+            bank_payout=bank_payout,
             actor=Actor.BANK,
             reason=f"bank {event.type} ({event.operation_id})",
-            failure_code=bank_payout.failure_code or "",
-            failure_reason=bank_payout.failure_reason or "",
-            bank_reference=bank_payout.id,
         )
     except InvalidTransition as exc:
         return Handled(
