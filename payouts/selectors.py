@@ -25,10 +25,12 @@ def payout_for_idempotent_response(*, payout_id: UUID) -> Payout:
 def payouts_visible_to(*, organization: Organization | None) -> QuerySet[Payout]:
     """Payouts the caller may see: an organisation's own, or all for an operator (None). Hidden
     (deleted) payouts are never returned. Events are prefetched in one query."""
-    queryset = _with_events(Payout.objects.filter(hidden_at__isnull=True))
-    if organization is not None:
-        queryset = queryset.filter(organization=organization)
-    return queryset
+    return _with_events(_visible(organization))
+
+
+def _visible(organization: Organization | None) -> QuerySet[Payout]:
+    queryset = Payout.objects.filter(hidden_at__isnull=True)
+    return queryset if organization is None else queryset.filter(organization=organization)
 
 
 # What the API shows of a payout and of each of its events.
@@ -56,10 +58,7 @@ EVENT_FIELDS = ("from_status", "to_status", "actor", "reason", "created_at")
 def payout_rows_visible_to(*, organization: Organization | None) -> QuerySet[Payout, dict[str, Any]]:
     """`payouts_visible_to` as rows of `PAYOUT_FIELDS` (dicts), for a list page: no model instances
     are built, and the events come from `events_of`."""
-    queryset = Payout.objects.filter(hidden_at__isnull=True)
-    if organization is not None:
-        queryset = queryset.filter(organization=organization)
-    rows: QuerySet[Payout, dict[str, Any]] = queryset.values(*PAYOUT_FIELDS)
+    rows: QuerySet[Payout, dict[str, Any]] = _visible(organization).values(*PAYOUT_FIELDS)
     return rows
 
 

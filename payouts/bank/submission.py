@@ -32,15 +32,12 @@ def payout_submit(*, payout_id: UUID | str, actor: Actor = Actor.WORKER) -> None
         logger.info("payout.submit.skipped", status=payout.status)
         return
     try:
-        payout_transition(
+        payout = payout_transition(
             payout_id=payout.pk, to_status=PayoutStatus.PROCESSING, actor=actor, reason="picked up"
-        )
+        ).payout  # the row as locked and written: no need to read it again
     except InvalidTransition:
         # Canceled (or moved on) between our read and the lock: nothing to submit.
         logger.info("payout.submit.skipped_after_lock")
-        return
-    payout.refresh_from_db()
-    if payout.status != PayoutStatus.PROCESSING:
         return
     try:
         bank_payout = bank_client().submit_payout(submission_for(payout))

@@ -51,7 +51,7 @@ def ledger_check() -> Report:
         entries = _entry_totals()
         _postings_sum_to_zero(report, accounts, entries)
         _account_totals_match_entries(report, accounts, entries)
-        _no_negative_available(report)
+        _no_negative_available(report, accounts)
         _entries_name_their_organisation(report)
         _holds_match_payouts(report)
         _incoming_transfers_credited_once(report)
@@ -76,10 +76,7 @@ def _postings_sum_to_zero(report: Report, accounts: list[LedgerAccount], entries
     """Organisation accounts by their stored totals, settlement accounts by their entries."""
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for account in accounts:
-        if account.kind == AccountKind.ORGANIZATION:
-            totals = {name: getattr(account, name) for name in TOTALS}
-        else:
-            totals = entries[account.pk]
+        totals = _stored(account) if account.kind == AccountKind.ORGANIZATION else entries[account.pk]
         sums[account.currency][0] += totals["credits_posted"] - totals["debits_posted"]
         sums[account.currency][1] += totals["credits_pending"] - totals["debits_pending"]
     for currency, (posted, pending) in sorted(sums.items()):
@@ -95,7 +92,7 @@ def _account_totals_match_entries(
 ) -> None:
     """An organisation's stored totals equal its entries; a settlement account stores none."""
     for account in accounts:
-        stored = {name: getattr(account, name) for name in TOTALS}
+        stored = _stored(account)
         expected = (
             entries[account.pk] if account.kind == AccountKind.ORGANIZATION else dict.fromkeys(TOTALS, ZERO)
         )
@@ -107,12 +104,16 @@ def _account_totals_match_entries(
     report.checked.append(f"stored totals equal the sum of entries for {len(accounts)} accounts")
 
 
-def _no_negative_available(report: Report) -> None:
-    accounts = LedgerAccount.objects.filter(kind=AccountKind.ORGANIZATION)
-    for account in accounts:
+def _stored(account: LedgerAccount) -> dict[str, Decimal]:
+    return {name: getattr(account, name) for name in TOTALS}
+
+
+def _no_negative_available(report: Report, accounts: list[LedgerAccount]) -> None:
+    organizations = [account for account in accounts if account.kind == AccountKind.ORGANIZATION]
+    for account in organizations:
         if account.available < ZERO:
             report.violations.append(f"account {account}: available balance {account.available} is negative")
-    report.checked.append(f"no negative available balance in {accounts.count()} organisation accounts")
+    report.checked.append(f"no negative available balance in {len(organizations)} organisation accounts")
 
 
 def _entries_name_their_organisation(report: Report) -> None:
