@@ -6,6 +6,7 @@ each actor may ask for. The worker's side of the money path is in `payouts.bank`
 
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
@@ -13,7 +14,8 @@ from uuid import UUID
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from payouts.bank.adapter import bank_client
@@ -123,33 +125,24 @@ def payout_create(
     """
     request = _payout_request_checked(request)
     fingerprint = request.fingerprint()
-    try:
-        with transaction.atomic():
-            # No look-up first: the unique index on (organisation, key) is the check. A replay fails
-            # this INSERT at once; a simultaneous duplicate waits here for the first to commit.
-            payout = Payout.objects.create(
-                organization=organization,
-                amount=request.amount,
-                currency=request.currency,
-                recipient=request.recipient,
-                description=request.description,
-                idempotency_key=idempotency_key,
-                request_fingerprint=fingerprint,
-            )
-            event = PayoutEvent.objects.create(
-                payout=payout,
-                from_status="",
-                to_status=PayoutStatus.NEW,
-                actor=Actor.CLIENT,
-                reason="created",
-            )
-            entries.hold_place(payout=payout)
-            _queue_processing_on_commit(payout.pk)
-    except IntegrityError:
+    payout = Payout(
+        organization=organization,
+        amount=request.amount,
+        currency=request.currency,
+        recipient=request.recipient,
+        description=request.description,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    event = PayoutEvent(
+        payout=payout, from_status="", to_status=PayoutStatus.NEW, actor=Actor.CLIENT, reason="created"
+    )
+    if not _insert_with_hold(payout, event):
         existing = _payout_for_key(organization=organization, idempotency_key=idempotency_key)
-        if existing is None:
-            raise
+        if existing is None:  # the key's payout is never deleted: the conflict names a row that exists
+            raise RuntimeError("idempotency key conflict without its payout")
         return _replay(existing, fingerprint), False
+    _queue_processing_on_commit(payout.pk)
     logger.info(
         "payout.created", payout_id=str(payout.pk), amount=str(payout.amount), currency=payout.currency
     )
@@ -157,6 +150,72 @@ def payout_create(
     # (Django's own cache for it), instead of reading both back.
     cast(Any, payout)._prefetched_objects_cache = {"events": [event]}
     return payout, True
+
+
+# One statement (and so, outside a transaction, one round trip with its own commit): the payout, its
+# first event and its hold. The unique index on (organisation, key) is the idempotency check: a
+# replay inserts nothing (no event, no hold) and a simultaneous duplicate waits at the index for the
+# first to commit, then inserts nothing. A refused hold fails the statement, and nothing is written.
+_CREATE_SQL = """
+WITH payout AS (
+  INSERT INTO payouts_payout ({payout_columns}) VALUES ({payout_values})
+  ON CONFLICT ON CONSTRAINT payout_unique_idempotency_key DO NOTHING
+  RETURNING id, organization_id, amount, currency, created_at
+), event AS (
+  INSERT INTO payouts_payoutevent ({event_columns}) SELECT {event_values} FROM payout
+  RETURNING id
+), {hold_ctes}
+SELECT id FROM event
+"""
+
+
+def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
+    """Write the payout, its event and its hold (`_CREATE_SQL`); False, and nothing written, when the
+    payout's idempotency key is taken. Sets the instances' primary keys and timestamps as written."""
+    payout_columns, payout_values, payout_params = _insert_parts(payout)
+    event.created_at = payout.created_at
+    event_columns, event_values, event_params = _insert_parts(event)
+    sql = _CREATE_SQL.format(
+        payout_columns=payout_columns,
+        payout_values=payout_values,
+        event_columns=event_columns,
+        event_values=event_values,
+        hold_ctes=entries.HOLD_CTES,
+    )
+    # Inside a caller's transaction (a test's, a batch's) a refused statement must not abort it: a
+    # savepoint. Outside one, the statement commits by itself.
+    in_transaction = connection.in_atomic_block
+    with (
+        entries.hold_refusal_raised(
+            organization_id=payout.organization_id, amount=payout.amount, currency=payout.currency
+        ),
+        transaction.atomic() if in_transaction else nullcontext(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [*payout_params, *event_params])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk = row[0]
+    payout._state.adding = event._state.adding = False
+    payout._state.db = event._state.db = connection.alias
+    return True
+
+
+def _insert_parts(instance: Model) -> tuple[str, str, list[Any]]:
+    """The column list, placeholders and parameters that insert INSTANCE as the ORM would (defaults
+    and `auto_now` applied to the instance; an unset automatic primary key left to the database)."""
+    fields = [
+        field
+        for field in instance._meta.concrete_fields
+        if not (
+            field.primary_key and field.get_default() is None and getattr(instance, field.attname) is None
+        )
+    ]
+    columns = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
+    values = ", ".join(["%s"] * len(fields))
+    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    return columns, values, params
 
 
 def _payout_for_key(*, organization: Organization, idempotency_key: str) -> Payout | None:

@@ -12,15 +12,19 @@ up), so that creates of all organisations do not queue on one row lock. The data
 total columns at zero.
 
 Every function here runs inside the caller's transaction (`atomic(savepoint=False)`: a failure
-rolls back the caller's work too, with no savepoint round trips). Only the organisation's account
-row is locked, by the UPDATE that changes it; its available balance is checked in that same
-statement and, behind it, by a check constraint.
+rolls back the caller's work too, with no savepoint round trips); a hold is one statement of its own
+(`HOLD_CTES`, which `payout_create` folds into the statement that writes the payout). Only the
+organisation's account row is locked, by the UPDATE that changes it; its available balance is
+checked by a check constraint on that row.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import structlog
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from payouts.errors import InsufficientFunds
@@ -39,9 +43,13 @@ logger = structlog.get_logger(__name__)
 
 
 def organization_account(*, organization: Organization, currency: str) -> LedgerAccount:
-    account, _ = LedgerAccount.objects.get_or_create(
+    """The organisation's account in the currency, created (with the currency's settlement account,
+    which every hold names as its other side) on first use."""
+    account, created = LedgerAccount.objects.get_or_create(
         kind=AccountKind.ORGANIZATION, organization=organization, currency=currency
     )
+    if created:
+        settlement_account(currency=currency)
     return account
 
 
@@ -83,58 +91,99 @@ def incoming_credit(*, incoming: IncomingTransfer, organization: Organization) -
     return entry
 
 
-# One round trip: reserve the amount if the account covers it, and name the settlement account the
-# hold goes to. An organisation account with money in it was credited, and every credit created the
-# settlement account of its currency, so the second column is never null when a row comes back.
-_HOLD_SQL = """
-UPDATE payouts_ledgeraccount SET debits_pending = debits_pending + %(amount)s
-WHERE kind = 'organization' AND organization_id = %(organization_id)s AND currency = %(currency)s
-  AND credits_posted - debits_posted - debits_pending >= %(amount)s
-RETURNING id, (
-  SELECT settlement.id FROM payouts_ledgeraccount settlement
-  WHERE settlement.kind = 'bank_settlement' AND settlement.organization_id IS NULL
-    AND settlement.currency = %(currency)s
+# The hold as two common table expressions, to follow one named `payout` that yields the payout
+# (id, organization_id, amount, currency, created_at), or no row: then nothing is held. The UPDATE
+# takes the organisation account's row lock and the check constraint
+# `ledger_org_available_not_negative` refuses a hold the balance does not cover; an organisation
+# with no account in the currency makes the entry's debit side NULL, which its NOT NULL refuses.
+# Either refusal fails the whole statement: `hold_refusal_raised` turns it into `InsufficientFunds`.
+# An organisation account exists only with its currency's settlement account (see
+# `organization_account`), so the credit side is never NULL.
+HOLD_CTES = """
+held_account AS (
+  UPDATE payouts_ledgeraccount account SET debits_pending = account.debits_pending + payout.amount
+  FROM payout
+  WHERE account.kind = 'organization' AND account.organization_id = payout.organization_id
+    AND account.currency = payout.currency
+  RETURNING account.id
+),
+hold AS (
+  INSERT INTO payouts_ledgerentry
+    (kind, debit_account_id, credit_account_id, organization_id, amount, currency, payout_id,
+     description, created_at)
+  SELECT 'pending', (SELECT id FROM held_account), (
+      SELECT settlement.id FROM payouts_ledgeraccount settlement
+      WHERE settlement.kind = 'bank_settlement' AND settlement.organization_id IS NULL
+        AND settlement.currency = payout.currency
+    ), payout.organization_id, payout.amount, payout.currency, payout.id, 'hold for payout',
+    payout.created_at
+  FROM payout
+  RETURNING id
 )
 """
 
+_HOLD_SQL = f"""
+WITH payout AS (
+  SELECT %(id)s::uuid AS id, %(organization_id)s::bigint AS organization_id, %(amount)s::numeric AS amount,
+    %(currency)s::varchar AS currency, %(created_at)s::timestamptz AS created_at
+), {HOLD_CTES}
+SELECT id FROM hold
+"""  # noqa: S608 (constants only; the values are parameters)
 
-@transaction.atomic(savepoint=False)
-def hold_place(*, payout: Payout) -> LedgerEntry:
-    """Reserve the payout's amount on its organisation's account: one UPDATE that checks the
-    available balance and locks the row, then the hold's entry. Raises `InsufficientFunds` (with the
-    available amount) when the account cannot cover it; nothing is written then."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _HOLD_SQL,
-            {"amount": payout.amount, "organization_id": payout.organization_id, "currency": payout.currency},
+
+@contextmanager
+def hold_refusal_raised(*, organization_id: int, amount: Decimal, currency: str) -> Iterator[None]:
+    """Run a statement with `HOLD_CTES` in it: the database's refusal of the hold (the balance does
+    not cover it, or there is no account in the currency) is raised as `InsufficientFunds` with the
+    available amount. Inside a transaction the caller wraps the statement in a savepoint."""
+    try:
+        yield
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        over_balance = diag is not None and diag.constraint_name == "ledger_org_available_not_negative"
+        side_missing = (
+            diag is not None
+            and diag.table_name == "payouts_ledgerentry"
+            and diag.column_name in {"debit_account_id", "credit_account_id"}
         )
-        row = cursor.fetchone()
-    if row is None:
+        if not (over_balance or side_missing):
+            raise
         account = LedgerAccount.objects.filter(
-            kind=AccountKind.ORGANIZATION, organization_id=payout.organization_id, currency=payout.currency
+            kind=AccountKind.ORGANIZATION, organization_id=organization_id, currency=currency
         ).first()
+        if side_missing and account is not None:  # not the organisation's side: a broken invariant
+            raise
         can_spend = account.available if account is not None else Decimal(0)
         raise InsufficientFunds(
             "The organisation's available balance does not cover this payout.",
             details={
-                "available": format_amount(can_spend, payout.currency),
-                "requested": format_amount(payout.amount, payout.currency),
-                "currency": payout.currency,
+                "available": format_amount(can_spend, currency),
+                "requested": format_amount(amount, currency),
+                "currency": currency,
             },
-        )
-    org_account_id, settlement_account_id = row
-    if settlement_account_id is None:  # only if an account was funded other than by `incoming_credit`
-        settlement_account_id = settlement_account(currency=payout.currency).pk
-    return LedgerEntry.objects.create(
-        kind=EntryKind.PENDING,
-        debit_account_id=org_account_id,
-        credit_account_id=settlement_account_id,
-        organization_id=payout.organization_id,
-        amount=payout.amount,
-        currency=payout.currency,
-        payout=payout,
-        description="hold for payout",
-    )
+        ) from None
+
+
+def hold_place(*, payout: Payout) -> None:
+    """Reserve the payout's amount on its organisation's account, in one statement: the UPDATE that
+    locks the row and the hold's entry. Raises `InsufficientFunds` (with the available amount) when
+    the account cannot cover it; nothing is written then. `payout_create` places its holds with the
+    payout in one statement of its own, through the same `HOLD_CTES`."""
+    params: dict[str, Any] = {
+        "id": payout.pk,
+        "organization_id": payout.organization_id,
+        "amount": payout.amount,
+        "currency": payout.currency,
+        "created_at": payout.created_at,
+    }
+    with (
+        hold_refusal_raised(
+            organization_id=payout.organization_id, amount=payout.amount, currency=payout.currency
+        ),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(_HOLD_SQL, params)
 
 
 @transaction.atomic(savepoint=False)

@@ -76,24 +76,24 @@ def test_balance_history_is_one_statement(
     assert len(statements) == 1, statements
 
 
-@pytest.mark.django_db
-def test_a_create_is_six_round_trips_transaction_included(
+@pytest.mark.django_db(transaction=True)
+def test_a_create_is_one_statement_that_commits_by_itself(
     warm_api: APIClient, payout_body: dict[str, Any]
 ) -> None:
-    # given a key the process has verified; in a test the request's transaction is a savepoint,
-    # which stands for BEGIN and COMMIT one for one
+    # given a key the process has verified, and no test transaction around the request (as in
+    # production: autocommit)
     with CaptureQueriesContext(connection) as queries:
         response = warm_api.post("/api/payouts/", payout_body, format="json", HTTP_IDEMPOTENCY_KEY="count-1")
 
-    # then: the transaction, the payout, its event, the hold (balance checked and row locked in one
-    # UPDATE), the hold's entry; nothing read back for the answer
+    # then: the payout, its event and the hold (balance checked and row locked by one UPDATE) in one
+    # statement, which is its own transaction; nothing read back for the answer
     assert response.status_code == 201, response.content
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    assert statements == ["SAVEPOINT", "INSERT", "INSERT", "UPDATE", "INSERT", "RELEASE"], statements
+    assert statements == ["WITH"], statements
     assert [e["to_status"] for e in response.json()["events"]] == ["new"]
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_replay_reads_the_winner_only_after_the_insert_meets_the_key(
     warm_api: APIClient, payout_body: dict[str, Any]
 ) -> None:
@@ -102,10 +102,22 @@ def test_a_replay_reads_the_winner_only_after_the_insert_meets_the_key(
     with CaptureQueriesContext(connection) as queries:
         again = warm_api.post("/api/payouts/", payout_body, format="json", HTTP_IDEMPOTENCY_KEY="count-2")
 
-    # then: the failed INSERT and its rollback (in a test: to the savepoint, then its release), the
-    # key's payout, and the payout with its events read again for the answer (as it is now)
+    # then: the statement that inserted nothing, the key's payout, and the payout with its events
+    # read again for the answer (as it is now)
     assert (again.status_code, again.json()) == (200, first.json())
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    assert statements == ["SAVEPOINT", "INSERT", "ROLLBACK", "RELEASE", "SELECT", "SELECT", "SELECT"], (
-        statements
-    )
+    assert statements == ["WITH", "SELECT", "SELECT", "SELECT"], statements
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_a_create_is_one_statement_in_a_savepoint(
+    warm_api: APIClient, payout_body: dict[str, Any]
+) -> None:
+    # given the test's transaction around the request (a batch of payouts would be the same)
+    with CaptureQueriesContext(connection) as queries:
+        response = warm_api.post("/api/payouts/", payout_body, format="json", HTTP_IDEMPOTENCY_KEY="count-3")
+
+    # then: a refused hold could roll back to the savepoint without aborting the caller's transaction
+    assert response.status_code == 201, response.content
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements == ["SAVEPOINT", "WITH", "RELEASE"], statements
