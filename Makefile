@@ -7,7 +7,7 @@ SCREENSHOTS_URL ?= http://127.0.0.1:8000
 PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
-.PHONY: help install lock services db migrate keys seed run web worker bank-worker beat test check lint format \
+.PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker beat test check lint format \
         typecheck imports docker-lint schema screenshots ledger-check bench bench-smoke clean
 
 help:  ## List the targets.
@@ -52,6 +52,9 @@ run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulat
 
 web: install  ## The web app alone (API, webhooks, simulated bank) on :8000.
 	$(PY) manage.py runserver 127.0.0.1:8000
+
+dispatcher: install  ## The dispatcher: hands new payouts to the payouts worker.
+	$(PY) manage.py payouts_dispatch
 
 worker: install  ## A Celery worker for the payouts queue.
 	.venv/bin/celery -A config worker -Q payouts -c 2 -n payouts@%h -l INFO

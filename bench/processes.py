@@ -185,3 +185,26 @@ def celery_worker(
         yield Started(name=name, pgid=process.pid)
     finally:
         _stop(process, whole_group=False)
+
+
+@contextmanager
+def dispatcher(*, env: dict[str, str], log: Path, python: str) -> Iterator[Started]:
+    """`manage.py payouts_dispatch` as the Procfile runs it; ready when it logs its start. Stopped with
+    SIGTERM (it finishes its poll and exits)."""
+    command = [python, "manage.py", "payouts_dispatch"]
+    start = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while b"dispatcher.started" not in log.read_bytes()[start:]:
+            if process.poll() is not None:
+                raise RuntimeError(f"the dispatcher exited with {process.returncode}; see {log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the dispatcher not ready in {READY_TIMEOUT_SECONDS}s; see {log}")
+            time.sleep(0.2)
+        yield Started(name="dispatcher", pgid=process.pid)
+    finally:
+        _stop(process, whole_group=False)

@@ -190,9 +190,8 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
             "- The project runs under gunicorn as in production: `config.settings.production`, DEBUG off, "
             "4 sync workers, no access log, persistent database connections (`DB_CONN_MAX_AGE=60`), "
             "logging at INFO to a file. The rate limit is raised (the throttle still runs on every request). "
-            "No Celery worker runs in these scenarios: the broker is a Redis database of the bench's own, "
-            "where the `process_payout` tasks queue up; it is flushed at the end (the pipeline below "
-            "runs the workers)."
+            "No dispatcher and no Celery worker run in these scenarios (a create never touches the "
+            "broker; the payouts stay `new`); the pipeline below runs them."
         ),
         (
             "- The ceiling is a bare Django app (`bench/ceiling/`) under the same gunicorn settings, on the "

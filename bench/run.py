@@ -22,7 +22,15 @@ import redis
 from bench import database, pipeline, report
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
-from bench.processes import Started, celery_worker, free_port, group_cpu_seconds, gunicorn, gunicorn_group
+from bench.processes import (
+    Started,
+    celery_worker,
+    dispatcher,
+    free_port,
+    group_cpu_seconds,
+    gunicorn,
+    gunicorn_group,
+)
 from bench.profiling import py_spy, top_own_time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -510,9 +518,9 @@ def _pipeline_run(
 
 def stage_pipeline(ctx: Context) -> None:
     """The money path end to end, production-like: the web app under gunicorn with the simulated bank
-    mounted, a payouts worker and the bank's worker (no beat), on a database of their own and the
-    bench's Redis database (flushed before and after). First as many creates as the API takes, then
-    a fixed rate; each waited for until every payout is `paid`; then `ledger_check`."""
+    mounted, the dispatcher, a payouts worker and the bank's worker (no beat), on a database of their
+    own and the bench's Redis database (flushed before and after). First as many creates as the API
+    takes, then a fixed rate; each waited for until every payout is `paid`; then `ledger_check`."""
     config = ctx.config
     with ExitStack() as stack:
         database.recreate(config.pipeline_database_url)
@@ -534,7 +542,10 @@ def stage_pipeline(ctx: Context) -> None:
                 port=port,
             )
         )
-        components = [web]
+        components = [
+            web,
+            stack.enter_context(dispatcher(env=env, log=WORK_DIR / "dispatcher.log", python=PYTHON)),
+        ]
         for name, queue in (("payouts worker", "payouts"), ("bank worker", "fake_bank")):
             components.append(
                 stack.enter_context(

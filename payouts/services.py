@@ -10,7 +10,6 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any, cast
-from uuid import UUID
 
 import structlog
 from django.conf import settings
@@ -32,7 +31,6 @@ from payouts.errors import (
 from payouts.ledger import entries
 from payouts.models import Actor, Organization, OrganizationAPIKey, Payout, PayoutEvent, PayoutStatus
 from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
-from payouts.tasks import process_payout
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
 from provider.errors import (
     ProviderCancelRefusedError,
@@ -142,7 +140,6 @@ def payout_create(
         if existing is None:  # the key's payout is never deleted: the conflict names a row that exists
             raise RuntimeError("idempotency key conflict without its payout")
         return _replay(existing, fingerprint), False
-    _queue_processing_on_commit(payout.pk)
     logger.info(
         "payout.created", payout_id=str(payout.pk), amount=str(payout.amount), currency=payout.currency
     )
@@ -229,10 +226,6 @@ def _replay(existing: Payout, fingerprint: str) -> Payout:
             details={"payout_id": str(existing.pk)},
         )
     return existing
-
-
-def _queue_processing_on_commit(payout_id: UUID) -> None:
-    transaction.on_commit(lambda: process_payout.delay(str(payout_id)))
 
 
 # --- Changing a payout through the API -----------------------------------------------------------

@@ -41,6 +41,22 @@ def process_payout(self: Task[[str], None], payout_id: str) -> None:
 
 
 @shared_task(acks_late=True)
+def process_payouts(payout_ids: list[str]) -> None:
+    """Submit a chunk of payouts handed over by the dispatcher, one after another. The first transient
+    failure hands that payout and the rest of the chunk to `process_payout` with a backoff, one task
+    each: a bank that is down costs one timeout per chunk, not one per payout."""
+    for position, payout_id in enumerate(payout_ids):
+        try:
+            submission.payout_submit(payout_id=payout_id)
+        except ProviderTransientError as exc:
+            delay = retry_delay(attempt=0, retry_after=exc.retry_after)
+            logger.info("payout.submit.retry", payout_id=payout_id, attempt=1, delay=delay, error=str(exc))
+            for later in payout_ids[position:]:
+                process_payout.apply_async((later,), countdown=delay, retries=1)
+            return
+
+
+@shared_task(acks_late=True)
 def reconcile_payout(payout_id: str) -> None:
     """Look one stale in-flight payout up at the bank and apply what it says."""
     reconciliation.payout_reconcile(payout_id=payout_id)
@@ -48,11 +64,7 @@ def reconcile_payout(payout_id: str) -> None:
 
 @shared_task(acks_late=True)
 def reconcile_payouts() -> None:
-    """Beat: fan out the stale in-flight payouts to `reconcile_payout`, and queue again the `new`
-    payouts whose `process_payout` never ran (the broker was down at commit)."""
-    in_flight, forgotten = reconciliation.payouts_claim_for_sweep()
-    for payout_id in in_flight:
+    """Beat: fan out the stale in-flight payouts to `reconcile_payout`. (`new` payouts are the
+    dispatcher's: `payouts.dispatch`.)"""
+    for payout_id in reconciliation.payouts_claim_for_sweep():
         reconcile_payout.delay(str(payout_id))
-    for payout_id in forgotten:
-        logger.warning("payout.requeued", payout_id=str(payout_id))
-        process_payout.delay(str(payout_id))

@@ -23,8 +23,9 @@ from stdnum.ru import inn as stdnum_inn
 
 from payouts.api.filters import PayoutFilter
 from payouts.bank.reconciliation import payouts_claim_stale
+from payouts.bank.submission import payouts_claim_new
 from payouts.ledger.incoming import incoming_transfer_receive
-from payouts.models import Payout, PayoutStatus
+from payouts.models import Payout
 from payouts.services import PayoutRequest, api_key_create, organization_create, payout_create
 from payouts.transitions import IN_FLIGHT_STATUSES
 
@@ -140,22 +141,20 @@ def explain(listing: dict[str, Any]) -> list[dict[str, str]]:
             sql = _main_query([query["sql"] for query in captured.captured_queries], table)
             plans.append({"title": title, "sql": sql, "plan": _explain(sql)})
         claims = {
-            "in flight": (IN_FLIGHT_STATUSES, settings.RECONCILE_AFTER_SECONDS),
-            "new": (frozenset({PayoutStatus.NEW}), settings.REQUEUE_NEW_AFTER_SECONDS),
+            "reconciler's claim (`payouts_claim_stale`, in flight)": lambda: payouts_claim_stale(
+                statuses=IN_FLIGHT_STATUSES, older_than_seconds=settings.RECONCILE_AFTER_SECONDS
+            ),
+            "dispatcher's claim (`payouts_claim_new`)": lambda: payouts_claim_new(
+                limit=settings.DISPATCH_BATCH_SIZE, reclaim_after_seconds=settings.DISPATCH_RECLAIM_SECONDS
+            ),
         }
-        for name, (statuses, seconds) in claims.items():
+        for title, claim in claims.items():
             # The claim itself is undone (savepoint) so that EXPLAIN finds the rows it claimed.
             with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-                payouts_claim_stale(statuses=statuses, older_than_seconds=seconds)
+                claim()
                 transaction.set_rollback(True)
             sql = next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
-            plans.append(
-                {
-                    "title": f"reconciler's claim (`payouts_claim_stale`, {name})",
-                    "sql": sql,
-                    "plan": _explain(sql),
-                }
-            )
+            plans.append({"title": title, "sql": sql, "plan": _explain(sql)})
         transaction.set_rollback(True)
     return plans
 

@@ -135,8 +135,13 @@ PAYOUT_CURRENCIES = env_list("PAYOUT_CURRENCIES", "RUB USD EUR GBP")
 PAYOUT_MAX_AMOUNT = env_decimal("PAYOUT_MAX_AMOUNT", "10000000")
 # A `processing` or `submitted` payout older than this is looked up at the bank by the reconciler.
 RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 30)
-# A `new` payout older than this whose task never ran is queued again.
-REQUEUE_NEW_AFTER_SECONDS = env_int("REQUEUE_NEW_AFTER_SECONDS", 30)
+# The dispatcher (`manage.py payouts_dispatch`) hands `new` payouts to the workers: it looks every
+# DISPATCH_POLL_SECONDS, claims up to DISPATCH_BATCH_SIZE, queues them DISPATCH_CHUNK_SIZE to a task,
+# and claims again a payout still `new` DISPATCH_RECLAIM_SECONDS after its claim (the task was lost).
+DISPATCH_POLL_SECONDS = env_float("DISPATCH_POLL_SECONDS", 0.1)
+DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 500)
+DISPATCH_CHUNK_SIZE = env_int("DISPATCH_CHUNK_SIZE", 10)
+DISPATCH_RECLAIM_SECONDS = env_float("DISPATCH_RECLAIM_SECONDS", 30.0)
 RECONCILE_INTERVAL_SECONDS = env_float("RECONCILE_INTERVAL_SECONDS", 5.0)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024)
 WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)

@@ -88,12 +88,8 @@ def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
         logger.error("reconcile.bank_state_refused", current=exc.current, bank_status=bank_payout.status)
 
 
-def payouts_claim_for_sweep() -> tuple[list[UUID], list[UUID]]:
-    """(in-flight payouts to look up at the bank, `new` payouts whose task never ran)."""
-    in_flight = payouts_claim_stale(
+def payouts_claim_for_sweep() -> list[UUID]:
+    """The in-flight payouts to look up at the bank."""
+    return payouts_claim_stale(
         statuses=IN_FLIGHT_STATUSES, older_than_seconds=settings.RECONCILE_AFTER_SECONDS
     )
-    forgotten = payouts_claim_stale(
-        statuses=frozenset({PayoutStatus.NEW}), older_than_seconds=settings.REQUEUE_NEW_AFTER_SECONDS
-    )
-    return in_flight, forgotten

@@ -4,9 +4,12 @@
 status change goes through `payouts.transitions`.
 """
 
+from datetime import timedelta
 from uuid import UUID
 
 import structlog
+from django.db import connection
+from django.utils import timezone
 
 from payouts.bank.adapter import bank_client, submission_for
 from payouts.errors import InvalidTransition
@@ -15,6 +18,33 @@ from payouts.transitions import payout_transition
 from provider.errors import ProviderRejectedError
 
 logger = structlog.get_logger(__name__)
+
+
+# The claim of `new` payouts for the dispatcher, in one statement: up to LIMIT payouts, oldest first,
+# that no claim took within the re-claim window (their task was lost with the broker, or is still
+# queued behind others: submitting twice is harmless). SKIP LOCKED passes over rows a worker's
+# transition or another dispatcher holds. On the (status, updated_at) index; `checked_at` is the claim.
+_CLAIM_NEW_SQL = """
+UPDATE payouts_payout SET checked_at = %(now)s
+WHERE id IN (
+  SELECT id FROM payouts_payout
+  WHERE status = 'new' AND (checked_at IS NULL OR checked_at < %(reclaim_before)s)
+  ORDER BY updated_at
+  LIMIT %(limit)s
+  FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+def payouts_claim_new(*, limit: int, reclaim_after_seconds: float) -> list[UUID]:
+    """Claim `new` payouts to hand to the workers: those never claimed, and those claimed more than
+    `reclaim_after_seconds` ago and still `new`. Commits by itself (autocommit)."""
+    now = timezone.now()
+    params = {"now": now, "reclaim_before": now - timedelta(seconds=reclaim_after_seconds), "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_NEW_SQL, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def payout_submit(*, payout_id: UUID | str, actor: Actor = Actor.WORKER) -> None:

@@ -1,7 +1,8 @@
-"""End-to-end harness: the live server (service and simulated bank on one port), a real Celery
-worker consuming both queues from the real Redis, real HTTP both ways, real signed webhooks.
-Nothing is mocked; only the clock may be moved."""
+"""End-to-end harness: the live server (service and simulated bank on one port), the dispatcher in a
+thread, a real Celery worker consuming both queues from the real Redis, real HTTP both ways, real
+signed webhooks. Nothing is mocked; only the clock may be moved."""
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,11 +12,13 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
 from payouts.bank.adapter import bank_client
+from payouts.dispatch import dispatch_forever
 from payouts.models import IncomingTransfer, Organization
 from provider.signatures import generate_keypair
 from tests.payouts.factories import OrganizationFactory, client_for
@@ -26,7 +29,8 @@ WAIT_SECONDS = 20.0
 @pytest.fixture
 def money_path(live_server: Any, transactional_db: Any) -> Iterator[str]:
     """Point the service at the bank and the bank at the service, over the live server's HTTP, with a
-    fresh webhook key pair, and run a worker for both queues. Yields the live server's URL."""
+    fresh webhook key pair, and run the dispatcher and a worker for both queues. Yields the live
+    server's URL."""
     secret, public = generate_keypair()
     with override_settings(
         BANK_API_URL=f"{live_server.url}/fake-bank/api",
@@ -44,8 +48,22 @@ def money_path(live_server: Any, transactional_db: Any) -> Iterator[str]:
             queues=["payouts", "fake_bank"],
             shutdown_timeout=30,
         ):
-            yield live_server.url
+            stop = threading.Event()
+            dispatcher = threading.Thread(target=_dispatch_until, args=(stop,), name="dispatcher")
+            dispatcher.start()
+            try:
+                yield live_server.url
+            finally:
+                stop.set()
+                dispatcher.join(timeout=10)
         bank_client.cache_clear()
+
+
+def _dispatch_until(stop: threading.Event) -> None:
+    try:
+        dispatch_forever(stop)
+    finally:
+        connection.close()  # this thread's connection, before the test database goes
 
 
 FUNDING_MINOR = 1_000_000  # 10,000.00 RUB

@@ -1,6 +1,6 @@
 """The payout rules hold in the services themselves, for any caller, without HTTP: the currency
 allow-list, the amount's sign, places and maximum, the quantised amount, and who may ask for which
-status. A refused request writes nothing and queues nothing."""
+status. A refused request writes nothing; no create queues anything."""
 
 from collections.abc import Callable
 from decimal import Decimal
@@ -24,11 +24,12 @@ def request_for(amount: str, currency: str = "RUB") -> PayoutRequest:
 
 
 @pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The payout ids `process_payout` was queued for."""
-    ids: list[str] = []
-    monkeypatch.setattr(tasks.process_payout, "delay", ids.append)
-    return ids
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Whatever a create queued (it should queue nothing: the dispatcher hands payouts over)."""
+    published: list[Any] = []
+    monkeypatch.setattr(tasks.process_payout, "delay", published.append)
+    monkeypatch.setattr(tasks.process_payouts, "delay", published.append)
+    return published
 
 
 Create = Callable[[PayoutRequest], tuple[Payout, bool]]
@@ -45,7 +46,7 @@ def create(organization: Organization, django_capture_on_commit_callbacks: Any) 
     return create
 
 
-def assert_nothing_written(queued: list[str]) -> None:
+def assert_nothing_written(queued: list[Any]) -> None:
     assert not Payout.objects.exists()
     assert not PayoutEvent.objects.exists()
     assert not LedgerEntry.objects.filter(kind=EntryKind.PENDING).exists()
@@ -77,7 +78,7 @@ REFUSED_CREATES: list[tuple[str, str, str, type[InvalidField], str]] = [
 )
 def test_payout_create_refuses_a_request_breaking_a_rule_and_writes_nothing(
     create: Create,
-    queued: list[str],
+    queued: list[Any],
     settings: Any,
     amount: str,
     currency: str,
@@ -100,7 +101,7 @@ def test_payout_create_refuses_a_request_breaking_a_rule_and_writes_nothing(
 
 @pytest.mark.django_db
 def test_payout_create_follows_the_configured_currencies(
-    create: Create, organization: Organization, queued: list[str], settings: Any
+    create: Create, organization: Organization, queued: list[Any], settings: Any
 ) -> None:
     # given USD is known and funded, but not configured
     settings.PAYOUT_CURRENCIES = ["RUB"]
@@ -115,7 +116,7 @@ def test_payout_create_follows_the_configured_currencies(
 
 @pytest.mark.django_db
 def test_payout_create_follows_the_configured_maximum(
-    create: Create, organization: Organization, queued: list[str], settings: Any
+    create: Create, organization: Organization, queued: list[Any], settings: Any
 ) -> None:
     # given
     settings.PAYOUT_MAX_AMOUNT = Decimal("50")
@@ -131,7 +132,7 @@ def test_payout_create_follows_the_configured_maximum(
 
 @pytest.mark.django_db
 def test_payout_create_allows_no_decimal_places_for_a_currency_without_minor_unit(
-    create: Create, organization: Organization, queued: list[str], settings: Any
+    create: Create, organization: Organization, queued: list[Any], settings: Any
 ) -> None:
     # given JPY (exponent 0) is configured and funded
     settings.PAYOUT_CURRENCIES = ["RUB", "JPY"]
@@ -148,7 +149,7 @@ def test_payout_create_allows_no_decimal_places_for_a_currency_without_minor_uni
 
 
 @pytest.mark.django_db
-def test_payout_create_quantises_the_amount_to_the_currency_places(create: Create, queued: list[str]) -> None:
+def test_payout_create_quantises_the_amount_to_the_currency_places(create: Create, queued: list[Any]) -> None:
     # given / when
     payout, created = create(request_for("7.5"))
     replay, replay_created = create(request_for("7.50"))
@@ -157,19 +158,20 @@ def test_payout_create_quantises_the_amount_to_the_currency_places(create: Creat
     assert created and not replay_created
     assert str(payout.amount) == "7.50"
     assert replay.pk == payout.pk
-    assert queued == [str(payout.pk)]
+    assert queued == []
 
 
 @pytest.mark.django_db
-def test_payout_create_accepts_a_request_keeping_the_rules(create: Create, queued: list[str]) -> None:
+def test_payout_create_accepts_a_request_keeping_the_rules(create: Create, queued: list[Any]) -> None:
     # given / when
     payout, created = create(request_for("0.01"))
 
-    # then: the payout, its first event and its hold are written, and processing is queued
+    # then: the payout, its first event and its hold are written; nothing is published (the payout
+    # in `new` is the dispatcher's to hand over)
     assert created
     assert PayoutEvent.objects.filter(payout=payout, to_status=S.NEW).count() == 1
     assert LedgerEntry.objects.filter(payout=payout, kind=EntryKind.PENDING).count() == 1
-    assert queued == [str(payout.pk)]
+    assert queued == []
 
 
 @pytest.mark.django_db

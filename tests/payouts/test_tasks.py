@@ -1,4 +1,4 @@
-"""`process_payout` against a respx bank: submitted, refused, retried, run twice."""
+"""`process_payout` and `process_payouts` against a respx bank: submitted, refused, retried, run twice."""
 
 from typing import Any
 from unittest import mock
@@ -156,3 +156,46 @@ def test_retry_delay_grows_is_capped_and_honours_retry_after(settings: Any) -> N
     assert tasks.retry_delay(attempt=20, retry_after=None) <= 60.0
     assert tasks.retry_delay(attempt=0, retry_after=30) == 30
     assert tasks.retry_delay(attempt=0, retry_after=3600) == 60.0
+
+
+@pytest.mark.django_db
+def test_process_payouts_submits_each_payout_of_the_chunk(bank_api: Any) -> None:
+    payouts = [PayoutFactory() for _ in range(3)]
+    bank_api.post("/payouts").mock(
+        side_effect=[
+            httpx.Response(202, json=bank_payout_json(p, bank_id=f"bp_{i}")) for i, p in enumerate(payouts)
+        ]
+    )
+
+    tasks.process_payouts.apply(args=[[str(p.pk) for p in payouts]], throw=True)
+
+    assert [Payout.objects.get(pk=p.pk).bank_reference for p in payouts] == ["bp_0", "bp_1", "bp_2"]
+
+
+@pytest.mark.django_db
+def test_process_payouts_hands_the_rest_of_the_chunk_to_retries_at_the_first_transient_error(
+    bank_api: Any, settings: Any
+) -> None:
+    # given a chunk of three where the bank answers the first and then is down
+    payouts = [PayoutFactory() for _ in range(3)]
+    route = bank_api.post("/payouts").mock(
+        side_effect=[
+            httpx.Response(202, json=bank_payout_json(payouts[0], bank_id="bp_0")),
+            httpx.Response(503),
+        ]
+    )
+
+    with mock.patch.object(tasks.process_payout, "apply_async") as retry_later:
+        tasks.process_payouts.apply(args=[[str(p.pk) for p in payouts]], throw=True)
+
+    # then: one call for the failing payout (no timeout per payout), and both left retry with a backoff
+    assert route.call_count == 2
+    assert Payout.objects.get(pk=payouts[0].pk).status == S.SUBMITTED
+    assert Payout.objects.get(pk=payouts[1].pk).status == S.PROCESSING
+    assert Payout.objects.get(pk=payouts[2].pk).status == S.NEW
+    handed = [(call.args[0], call.kwargs["retries"]) for call in retry_later.call_args_list]
+    assert handed == [((str(payouts[1].pk),), 1), ((str(payouts[2].pk),), 1)]
+    assert all(
+        0 < call.kwargs["countdown"] <= settings.BANK_SUBMIT_RETRY_MAX_SECONDS
+        for call in retry_later.call_args_list
+    )

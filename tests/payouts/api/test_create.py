@@ -3,10 +3,12 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from payouts import tasks
-from payouts.models import Organization, Payout, PayoutEvent
+from payouts.bank.submission import payouts_claim_new
+from payouts.models import EntryKind, LedgerEntry, Organization, Payout, PayoutEvent
 from tests.concurrency import run_at_once
 from tests.payouts.factories import client_for, fund
 
@@ -38,18 +40,30 @@ def test_create_payout_returns_201_and_stores_the_row(
     assert payout.idempotency_key == "key-1"
 
 
-@pytest.mark.django_db
-def test_create_payout_queues_the_task_only_after_commit(
-    api: APIClient, payout_body: dict[str, Any], django_capture_on_commit_callbacks: Any
+@pytest.mark.django_db(transaction=True)
+def test_create_payout_publishes_nothing_and_the_dispatcher_sees_it_only_once_committed(
+    organization: Organization, payout_body: dict[str, Any]
 ) -> None:
-    with mock.patch.object(tasks.process_payout, "delay") as delay:
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    # given a create inside a transaction not yet committed (as a batch's would be)
+    api = client_for(organization)
+    with (
+        mock.patch.object(tasks.process_payout, "delay") as delay,
+        mock.patch.object(tasks.process_payouts, "delay") as delay_many,
+    ):
+        with transaction.atomic():
             response = post(api, payout_body)
-            # then nothing is published before the transaction commits
-            delay.assert_not_called()
-        assert len(callbacks) == 1
-        callbacks[0]()
-    delay.assert_called_once_with(response.json()["id"])
+            # then another connection (the dispatcher's) does not see it yet
+            before_commit = run_at_once(
+                lambda _: payouts_claim_new(limit=10, reclaim_after_seconds=30), count=1
+            )[0]
+        after_commit = payouts_claim_new(limit=10, reclaim_after_seconds=30)
+
+    # and once committed it does; the request itself published nothing
+    assert response.status_code == 201
+    assert before_commit == []
+    assert [str(pid) for pid in after_commit] == [response.json()["id"]]
+    delay.assert_not_called()
+    delay_many.assert_not_called()
 
 
 @pytest.mark.django_db
@@ -124,29 +138,28 @@ def test_create_payout_by_operator_is_403(operator_api: APIClient, payout_body: 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_create_payout_simultaneous_requests_with_one_key_make_one_payout_and_one_task(
+def test_create_payout_simultaneous_requests_with_one_key_make_one_payout_and_one_hold(
     organization: Organization, payout_body: dict[str, Any]
 ) -> None:
     # given ten clients sending the same request with the same key at the same instant
     threads_count = 10
     clients = [client_for(organization) for _ in range(threads_count)]
-    queued: list[str] = []
 
     def send(i: int) -> tuple[int, str]:
         response = post(clients[i], payout_body, key="same-key")
         return response.status_code, response.json()["id"]
 
-    with mock.patch.object(tasks.process_payout, "delay", side_effect=queued.append):
-        results = run_at_once(send, threads_count)
+    results = run_at_once(send, threads_count)
     statuses = [status for status, _ in results]
     ids = {payout_id for _, payout_id in results}
 
-    # then one payout, one 201, the rest replays of it, and one task
+    # then one payout, one 201, the rest replays of it, one event, one hold, handed over once
     assert sorted(statuses) == [200] * (threads_count - 1) + [201]
     assert len(ids) == 1
     assert Payout.objects.count() == 1
     assert PayoutEvent.objects.count() == 1
-    assert queued == list(ids)
+    assert LedgerEntry.objects.filter(kind=EntryKind.PENDING).count() == 1
+    assert [str(pid) for pid in payouts_claim_new(limit=10, reclaim_after_seconds=30)] == list(ids)
 
 
 @pytest.mark.django_db

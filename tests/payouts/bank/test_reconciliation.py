@@ -134,13 +134,12 @@ def test_two_sweeps_at_once_never_claim_the_same_payout() -> None:
 
 
 @pytest.mark.django_db
-def test_reconcile_payouts_task_fans_out_and_requeues_forgotten_new_payouts(settings: Any) -> None:
+def test_reconcile_payouts_task_fans_out_stale_in_flight_payouts_and_leaves_new_ones(settings: Any) -> None:
     settings.RECONCILE_AFTER_SECONDS = 60
-    settings.REQUEUE_NEW_AFTER_SECONDS = 60
     with time_machine.travel(timezone.now() - timedelta(minutes=5), tick=False):
         in_flight = PayoutFactory(status=S.PROCESSING)
-        forgotten = PayoutFactory(status=S.NEW)
-    PayoutFactory(status=S.NEW)  # just created: its task is on its way
+        PayoutFactory(status=S.NEW)  # the dispatcher's, however old
+    PayoutFactory(status=S.SUBMITTED)  # recent: the webhook is on its way
 
     with (
         mock.patch.object(tasks.reconcile_payout, "delay") as reconcile_delay,
@@ -149,7 +148,7 @@ def test_reconcile_payouts_task_fans_out_and_requeues_forgotten_new_payouts(sett
         tasks.reconcile_payouts.apply(throw=True)
 
     reconcile_delay.assert_called_once_with(str(in_flight.pk))
-    process_delay.assert_called_once_with(str(forgotten.pk))
+    process_delay.assert_not_called()
 
 
 @pytest.mark.django_db
