@@ -5,6 +5,7 @@ status change goes through `payouts.transitions`.
 """
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -41,7 +42,11 @@ def payouts_claim_new(*, limit: int, reclaim_after_seconds: float) -> list[UUID]
     """Claim `new` payouts to hand to the workers: those never claimed, and those claimed more than
     `reclaim_after_seconds` ago and still `new`. Commits by itself (autocommit)."""
     now = timezone.now()
-    params = {"now": now, "reclaim_before": now - timedelta(seconds=reclaim_after_seconds), "limit": limit}
+    params: dict[str, Any] = {
+        "now": now,
+        "reclaim_before": now - timedelta(seconds=reclaim_after_seconds),
+        "limit": limit,
+    }
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_NEW_SQL, params)
         return [row[0] for row in cursor.fetchall()]
