@@ -57,22 +57,9 @@ EVENT_FIELDS = ("from_status", "to_status", "actor", "reason", "created_at")
 
 def payout_rows_visible_to(*, organization: Organization | None) -> QuerySet[Payout, dict[str, Any]]:
     """`payouts_visible_to` as rows of `PAYOUT_FIELDS` (dicts), for a list page: no model instances
-    are built, and the events come from `events_of`."""
+    are built (and no events read: a list item has none)."""
     rows: QuerySet[Payout, dict[str, Any]] = _visible(organization).values(*PAYOUT_FIELDS)
     return rows
-
-
-def events_of(*, payout_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
-    """The events of these payouts as rows of `EVENT_FIELDS`, oldest first, in one query."""
-    events: dict[UUID, list[dict[str, Any]]] = {payout_id: [] for payout_id in payout_ids}
-    rows = (
-        PayoutEvent.objects.filter(payout_id__in=payout_ids)
-        .order_by("created_at", "id")
-        .values("payout_id", *EVENT_FIELDS)
-    )
-    for row in rows:
-        events[row.pop("payout_id")].append(row)
-    return events
 
 
 def payout_get_visible(*, organization: Organization | None, payout_id: UUID) -> Payout:

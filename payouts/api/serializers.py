@@ -148,13 +148,24 @@ class PayoutEventSerializer(serializers.ModelSerializer[PayoutEvent]):
         fields = list(EVENT_FIELDS)
 
 
-class PayoutSerializer(serializers.ModelSerializer[Payout]):
+class PayoutListItemSerializer(serializers.ModelSerializer[Payout]):
+    """A payout in a list page: everything but its event history (that is the detail's)."""
+
     amount = AmountField()
     recipient = serializers.DictField(child=serializers.CharField())
-    events = PayoutEventSerializer(many=True, read_only=True)
 
     class Meta:
         model = Payout
+        fields = list(PAYOUT_FIELDS)
+        read_only_fields = fields
+
+
+class PayoutSerializer(PayoutListItemSerializer):
+    """A payout with its event history, oldest first: the detail, the create and the PATCH answer."""
+
+    events = PayoutEventSerializer(many=True, read_only=True)
+
+    class Meta(PayoutListItemSerializer.Meta):
         fields = [*PAYOUT_FIELDS, "events"]
         read_only_fields = fields
 
@@ -170,10 +181,13 @@ class PayoutSerializer(serializers.ModelSerializer[Payout]):
 AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES)
 
 
-def render_payout(payout: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """A payout as the API shows it, from its `PAYOUT_FIELDS` and its events' `EVENT_FIELDS` (model
-    attributes or rows of a `values()` query alike)."""
-    return {
+def render_payout(
+    payout: Mapping[str, Any], events: Iterable[Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A payout as the API shows it, from its `PAYOUT_FIELDS` and, for the detail, its events'
+    `EVENT_FIELDS` (model attributes or rows of a `values()` query alike). Without EVENTS (a list
+    page) there is no `events` key."""
+    rendered = {
         "id": str(payout["id"]),
         # As the column holds it (two places), whether read back or still in hand after a create.
         "amount": str(payout["amount"].quantize(AMOUNT_QUANTUM)),
@@ -191,7 +205,9 @@ def render_payout(payout: Mapping[str, Any], events: Iterable[Mapping[str, Any]]
         "paid_at": _timestamp(payout["paid_at"]),
         "failed_at": _timestamp(payout["failed_at"]),
         "canceled_at": _timestamp(payout["canceled_at"]),
-        "events": [
+    }
+    if events is not None:
+        rendered["events"] = [
             {
                 "from_status": event["from_status"],
                 "to_status": event["to_status"],
@@ -200,5 +216,5 @@ def render_payout(payout: Mapping[str, Any], events: Iterable[Mapping[str, Any]]
                 "created_at": _timestamp(event["created_at"]),
             }
             for event in events
-        ],
-    }
+        ]
+    return rendered

@@ -16,6 +16,7 @@ from payouts.api.filters import PayoutFilter
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.serializers import (
     PayoutCreateSerializer,
+    PayoutListItemSerializer,
     PayoutSerializer,
     PayoutUpdateSerializer,
     render_payout,
@@ -45,19 +46,22 @@ def _payout_or_404(request: Request, payout_id: UUID) -> Payout:
 
 
 class PayoutListCreateApi(GenericAPIView[Payout]):
-    serializer_class = PayoutSerializer
+    serializer_class = PayoutListItemSerializer
     filterset_class = PayoutFilter
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self) -> Any:
         return selectors.payout_rows_visible_to(organization=caller_organization(self.request))
 
-    @extend_schema(operation_id="payouts_list", responses={200: PayoutSerializer(many=True), **_ERRORS})
+    @extend_schema(
+        operation_id="payouts_list",
+        description="Newest first. Items carry no `events`: a payout's history is in its detail.",
+        responses={200: PayoutListItemSerializer(many=True), **_ERRORS},
+    )
     def get(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         rows = self.paginate_queryset(queryset) or []
-        events = selectors.events_of(payout_ids=[row["id"] for row in rows])
-        return self.get_paginated_response([render_payout(row, events[row["id"]]) for row in rows])
+        return self.get_paginated_response([render_payout(row) for row in rows])
 
     @extend_schema(
         operation_id="payouts_create",

@@ -26,15 +26,18 @@ logger = structlog.get_logger(__name__)
 # queued behind others: submitting twice is harmless). SKIP LOCKED passes over rows a worker's
 # transition or another dispatcher holds. On the (status, updated_at) index; `checked_at` is the claim.
 _CLAIM_NEW_SQL = """
-UPDATE payouts_payout SET checked_at = %(now)s
-WHERE id IN (
-  SELECT id FROM payouts_payout
-  WHERE status = 'new' AND (checked_at IS NULL OR checked_at < %(reclaim_before)s)
-  ORDER BY updated_at
-  LIMIT %(limit)s
-  FOR UPDATE SKIP LOCKED
+WITH claimed AS (
+  UPDATE payouts_payout SET checked_at = %(now)s
+  WHERE id IN (
+    SELECT id FROM payouts_payout
+    WHERE status = 'new' AND (checked_at IS NULL OR checked_at < %(reclaim_before)s)
+    ORDER BY updated_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+  )
+  RETURNING id, updated_at
 )
-RETURNING id
+SELECT id FROM claimed ORDER BY updated_at
 """
 
 

@@ -134,7 +134,7 @@ def test_payout_rendering_equals_drfs_field_by_field_rendering(status: PayoutSta
 
 
 @pytest.mark.django_db
-def test_a_list_page_shows_each_payout_exactly_as_its_detail_does(api: APIClient, organization: Any) -> None:
+def test_a_list_page_shows_each_payout_exactly_as_its_detail_does_but_its_events(api: APIClient, organization: Any) -> None:
     # given payouts in every status, with events, for the caller
     for status in PayoutStatus:
         payout = PayoutFactory(organization=organization, status=status, bank_reference="bp_1")
@@ -145,7 +145,9 @@ def test_a_list_page_shows_each_payout_exactly_as_its_detail_does(api: APIClient
     # when listed (rows, no model instances) and fetched one by one (the model serializer)
     listed = api.get(URL, {"page_size": 100}).json()["results"]
 
-    # then every item is its detail, to the character
+    # then every item is its detail without the history, to the character
     assert len(listed) == len(PayoutStatus)
     for item in listed:
-        assert item == api.get(f"{URL}{item['id']}/").json()
+        detail = api.get(f"{URL}{item['id']}/").json()
+        assert detail.pop("events")
+        assert item == detail

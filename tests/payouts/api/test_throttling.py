@@ -1,9 +1,11 @@
-"""The per-caller rate limit: one counter per window in Redis, fail open when Redis is away."""
+"""The per-caller rate limit: counted in the process, one shared counter per window in Redis, the
+process's own count when Redis is away."""
 
 import time
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -20,8 +22,10 @@ def _fresh_counters(settings: Any) -> Any:
     }
     cache.clear()
     throttling._redis.cache_clear()
+    throttling.forget_counts()
     yield
     throttling._redis.cache_clear()
+    throttling.forget_counts()
 
 
 @pytest.mark.django_db
@@ -53,9 +57,10 @@ def test_the_window_is_one_integer_counter_not_a_list_of_times(api: APIClient) -
 
 
 @pytest.mark.django_db
-def test_redis_unreachable_lets_the_request_through_at_once_and_logs_an_error(
+def test_redis_unreachable_each_process_limits_on_its_own_count_and_logs_an_error(
     api: APIClient, settings: Any, caplog: Any
 ) -> None:
+    # given Redis away (nothing listens on the port)
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     throttling._redis.cache_clear()
 
@@ -63,11 +68,45 @@ def test_redis_unreachable_lets_the_request_through_at_once_and_logs_an_error(
     responses = [api.get(URL).status_code for _ in range(5)]
     elapsed = time.monotonic() - started
 
-    assert responses == [200] * 5
-    assert elapsed < 5 * throttling.REDIS_TIMEOUT_SECONDS + 2  # no retries with backoff per request
-    assert any(
-        r.levelname == "ERROR" and "throttle.redis_unavailable" in r.getMessage() for r in caplog.records
-    )
+    # then: the process's own count still holds the limit (3 a minute), no request waited on Redis
+    # (asked once, then not again for SYNC_SECONDS), and the outage is logged
+    assert responses == [200, 200, 200, 429, 429]
+    assert elapsed < throttling.REDIS_TIMEOUT_SECONDS + 2
+    errors = [r for r in caplog.records if "throttle.redis_unavailable" in r.getMessage()]
+    assert [r.levelname for r in errors] == ["ERROR"]
+
+
+@pytest.mark.django_db
+def test_at_a_large_limit_a_process_asks_redis_only_every_share_of_the_limit(
+    api: APIClient, settings: Any
+) -> None:
+    # given 1000 a minute: a process adds its count to Redis every 10 requests (or half second)
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"caller": "1000/minute"}}
+    api.get(URL)  # the first request of the window syncs (nothing known yet)
+    key = throttling._redis().keys("throttle:caller:*")[0]
+
+    with time_machine.travel(time.time(), tick=False):  # the half second never passes
+        counts = []
+        for _ in range(10):
+            api.get(URL)
+            counts.append(int(throttling._redis().get(key) or 0))
+
+    # then: Redis hears of the requests ten at a time
+    assert counts == [1] * 9 + [11]
+
+
+def test_a_caller_over_the_limit_in_another_process_is_refused_here_after_the_next_sync(
+    settings: Any,
+) -> None:
+    # given another process has used the whole window's allowance (3) in Redis
+    throttle = throttling.CallerRateThrottle()
+    window = int(time.time() // 60)
+    throttling._redis().set(f"throttle:caller:42:{window}", 3, ex=61)
+    request: Any = type("R", (), {"user": type("U", (), {"pk": 42, "is_authenticated": True})()})()
+
+    # then this process's first request syncs, learns it, and is refused, with the window's rest
+    assert throttle.allow_request(request, view=None) is False
+    assert 1 <= (throttle.wait() or 0) <= 60
 
 
 def test_rates_parse_into_a_count_per_window() -> None:
