@@ -1,6 +1,10 @@
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from payouts.models import Payout, PayoutStatus
 
@@ -20,3 +24,15 @@ class PayoutFilter(django_filters.FilterSet):
     class Meta:
         model = Payout
         fields: list[Any] = []
+
+
+class PayoutFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, skipped when the query names none of the filters: building the
+    FilterSet and its form was a quarter of an unfiltered list page's time. With any filter named,
+    the FilterSet validates and applies them all as before."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        if not any(name in request.query_params for name in PayoutFilter.base_filters):
+            return queryset
+        filtered: QuerySet[Any] = super().filter_queryset(request, queryset, view)
+        return filtered

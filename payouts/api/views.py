@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from payouts import selectors, services
 from payouts.api.auth import caller_organization, is_operator
 from payouts.api.errors import ErrorSerializer
-from payouts.api.filters import PayoutFilter
+from payouts.api.filters import PayoutFilter, PayoutFilterBackend
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.serializers import (
     PayoutCreateSerializer,
@@ -47,6 +47,7 @@ def _payout_or_404(request: Request, payout_id: UUID) -> Payout:
 
 class PayoutListCreateApi(GenericAPIView[Payout]):
     serializer_class = PayoutListItemSerializer
+    filter_backends = [PayoutFilterBackend]
     filterset_class = PayoutFilter
     pagination_class = NewestFirstCursorPagination
 

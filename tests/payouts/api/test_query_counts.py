@@ -5,12 +5,14 @@ as on every request but a worker's first for that key.
 """
 
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from payouts.api.filters import PayoutFilter
 from payouts.models import Organization, PayoutStatus
 from tests.payouts.factories import PayoutFactory
 
@@ -119,3 +121,17 @@ def test_inside_a_transaction_a_create_is_one_statement_in_a_savepoint(
     assert response.status_code == 201, response.content
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     assert statements == ["SAVEPOINT", "WITH", "RELEASE"], statements
+
+
+@pytest.mark.django_db
+def test_an_unfiltered_page_builds_no_filterset_a_filtered_one_does(warm_api: APIClient) -> None:
+    with mock.patch.object(
+        PayoutFilter, "__init__", side_effect=PayoutFilter.__init__, autospec=True
+    ) as built:
+        unfiltered = warm_api.get("/api/payouts/")
+        assert built.call_count == 0
+        filtered = warm_api.get("/api/payouts/?status=failed")
+        assert built.call_count == 1
+
+    assert len(unfiltered.json()["results"]) == 12
+    assert {item["status"] for item in filtered.json()["results"]} == {"failed"}

@@ -134,7 +134,9 @@ def test_payout_rendering_equals_drfs_field_by_field_rendering(status: PayoutSta
 
 
 @pytest.mark.django_db
-def test_a_list_page_shows_each_payout_exactly_as_its_detail_does_but_its_events(api: APIClient, organization: Any) -> None:
+def test_a_list_page_shows_each_payout_exactly_as_its_detail_does_but_its_events(
+    api: APIClient, organization: Any
+) -> None:
     # given payouts in every status, with events, for the caller
     for status in PayoutStatus:
         payout = PayoutFactory(organization=organization, status=status, bank_reference="bp_1")
