@@ -210,6 +210,11 @@ CELERY_TASK_ROUTES = {"fake_bank.*": {"queue": "fake_bank"}}
 # webhook retries), so Redis never hands a scheduled task to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection before and after every task unless this is
+# set (a new PostgreSQL connection, and a new server process, per task); with it, a worker process
+# keeps its connection as a web process does (`config.celery` closes one past DB_CONN_MAX_AGE or
+# broken, before and after each task, as Django does around each request).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1_000_000)
 CELERY_BEAT_SCHEDULE = {
     "reconcile-payouts": {
         "task": "payouts.tasks.reconcile_payouts",

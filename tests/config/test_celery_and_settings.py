@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 import structlog
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
+from django.db import connection
 
 from config.celery import app
 
@@ -85,3 +86,26 @@ def test_production_settings_start_when_configured() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False", "True"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task(settings: Any) -> None:
+    # given a connection opened by one task, young enough to keep (CONN_MAX_AGE 60)
+    task = app.tasks["payouts.tasks.reconcile_payouts"]
+    connection.settings_dict["CONN_MAX_AGE"] = 60
+    try:
+        connection.close()
+        task_prerun.send(sender=task, task_id="t-1", task=task)
+        connection.ensure_connection()
+        first = connection.connection
+        task_postrun.send(sender=task, task_id="t-1", task=task)
+
+        # when the next task starts
+        task_prerun.send(sender=task, task_id="t-2", task=task)
+
+        # then it has the same connection (Celery's fixup would have closed it: see CELERY_DB_REUSE_MAX)
+        assert connection.connection is first
+        assert app.conf.get("CELERY_DB_REUSE_MAX", 0) >= 1000
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+        connection.close()
