@@ -268,6 +268,27 @@ def _scenarios(ctx: Context, deep_path: str) -> list[Scenario]:
             Request("GET", "/api/payouts/?status=failed", auth(lister["key"])),
             "ceiling-get",
         ),
+        *(
+            Scenario(name, title, "project", Request("GET", path, auth(lister["key"])), "ceiling-get")
+            for name, title, path in (
+                ("list-currency", "list `?currency=RUB` (every row)", "/api/payouts/?currency=RUB"),
+                (
+                    "list-created",
+                    "list `?created_after=...&created_before=...` (every row)",
+                    "/api/payouts/?created_after=2000-01-01T00:00:00Z&created_before=2100-01-01T00:00:00Z",
+                ),
+                (
+                    "list-amount-min",
+                    "list `?amount_min=9990` (large amounts)",
+                    "/api/payouts/?amount_min=9990",
+                ),
+                (
+                    "list-amount-max",
+                    "list `?amount_max=1.50` (small amounts)",
+                    "/api/payouts/?amount_max=1.50",
+                ),
+            )
+        ),
         Scenario(
             "list-deep",
             "list, a page halfway down the cursor",
