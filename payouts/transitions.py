@@ -77,6 +77,31 @@ def payout_transition(
     an unknown id.
     """
     payout = Payout.objects.select_for_update().get(pk=payout_id)
+    return _transition_locked(
+        payout,
+        to_status=to_status,
+        actor=actor,
+        reason=reason,
+        failure_code=failure_code,
+        failure_reason=failure_reason,
+        bank_reference=bank_reference,
+        only_from=only_from,
+    )
+
+
+def _transition_locked(
+    payout: Payout,
+    *,
+    to_status: PayoutStatus,
+    actor: Actor,
+    reason: str,
+    failure_code: str = "",
+    failure_reason: str = "",
+    bank_reference: str = "",
+    only_from: frozenset[PayoutStatus] | None = None,
+) -> TransitionResult:
+    """`payout_transition` on a payout its caller has locked (`SELECT ... FOR UPDATE`) in the
+    transaction it runs in."""
     current = PayoutStatus(payout.status)
     log = logger.bind(payout_id=str(payout.pk), from_status=current, to_status=to_status, actor=actor)
 
@@ -130,21 +155,21 @@ def payout_apply_bank_status(
     `bank_reference`) when the table has no direct move to the bank's status, so that, for example,
     a payout the bank canceled before our own submit call returned is released, not stuck.
     """
-    payout = Payout.objects.select_for_update().get(pk=payout_id)
+    payout = Payout.objects.select_for_update().get(pk=payout_id)  # one lock for both moves
     if (
         payout.status == S.PROCESSING
         and to_status != S.PROCESSING
         and not is_allowed(S.PROCESSING, to_status)
     ):
-        payout_transition(
-            payout_id=payout.pk,
+        _transition_locked(
+            payout,
             to_status=S.SUBMITTED,
             actor=actor,
             reason="the bank reports it has the payout",
             bank_reference=bank_reference,
         )
-    return payout_transition(
-        payout_id=payout.pk,
+    return _transition_locked(
+        payout,
         to_status=to_status,
         actor=actor,
         reason=reason,

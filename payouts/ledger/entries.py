@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 
 from payouts.errors import InsufficientFunds
 from payouts.models import (
@@ -201,8 +201,12 @@ def hold_void(*, payout: Payout) -> LedgerEntry | None:
 def _resolve(*, payout: Payout, kind: EntryKind) -> LedgerEntry | None:
     # Callers hold the payout's row lock (the transition function), so one payout's hold is never
     # resolved by two transactions at once; the unique `pending_entry` is the database's guarantee.
-    hold = LedgerEntry.objects.get(payout=payout, kind=EntryKind.PENDING)
-    if LedgerEntry.objects.filter(pending_entry=hold).exists():
+    hold = (
+        LedgerEntry.objects.filter(payout=payout, kind=EntryKind.PENDING)
+        .annotate(resolved=Exists(LedgerEntry.objects.filter(pending_entry=OuterRef("pk"))))
+        .get()
+    )
+    if hold.resolved:
         logger.info("ledger.hold_already_resolved", payout_id=str(payout.pk), kind=kind)
         return None
     amount = hold.amount
