@@ -3,9 +3,9 @@ fields; what changes them lives in `services.py` (the API's writes), `payouts.ba
 the webhooks' and the reconciler's), `payouts.ledger` (money) and `transitions.py` (a payout's
 status, nowhere else)."""
 
-import uuid
 from decimal import Decimal
 
+import uuid6
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -61,7 +61,9 @@ class Actor(models.TextChoices):
 
 
 class Payout(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Version 7: time-ordered, so that each new payout's key (and its events' and entries' references
+    # to it) lands at the end of its index instead of on a random page.
+    id = models.UUIDField(primary_key=True, default=uuid6.uuid7, editable=False)
     # Indexed by the unique key and the list indexes, which all start with it.
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="payouts", db_index=False
