@@ -42,6 +42,16 @@ class CancelRefusedByBank(DomainError):
     http_status = 409
 
 
+class PayoutNotEditable(DomainError):
+    code = "payout_not_editable"
+    http_status = 409
+
+
+class CancelPending(DomainError):
+    code = "cancel_pending"
+    http_status = 409
+
+
 class BankUnavailable(DomainError):
     code = "bank_unavailable"
     http_status = 503

@@ -17,15 +17,17 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from payouts.bank.adapter import bank_client
+from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_apply
 from payouts.errors import (
     AmountNotAllowed,
     BankUnavailable,
+    CancelPending,
     CancelRefusedByBank,
     CurrencyNotAllowed,
     IdempotencyKeyReused,
     InvalidTransition,
     PayoutInFlight,
+    PayoutNotEditable,
     StatusNotAllowed,
 )
 from payouts.ledger import entries
@@ -37,6 +39,7 @@ from provider.errors import (
     ProviderNotFoundError,
     ProviderTransientError,
 )
+from provider.types import BankPayout, BankPayoutStatus
 
 logger = structlog.get_logger(__name__)
 
@@ -257,28 +260,53 @@ def payout_update(
 
     Any actor may ask for `canceled`; only `Actor.OPERATOR` may also ask for `paid` / `failed` (a manual
     settlement); any other request raises `StatusNotAllowed`. `canceled` on a `new` payout cancels it
-    here; on a `submitted` one it asks the bank first (`CancelRefusedByBank` when the bank has already
-    executed it, `BankUnavailable` when the bank cannot be reached; the payout continues either way).
-    Illegal moves raise `InvalidTransition`. The status is handled first and the description saved
-    only after it, so a refused PATCH changes nothing.
+    here; on a `submitted` one it asks the bank and believes the payout object it answers with
+    (`CancelRefusedByBank` when the bank has executed it, `CancelPending` while the bank has not
+    confirmed, `BankUnavailable` when it cannot be reached; the payout continues in those cases).
+    Illegal moves raise `InvalidTransition`.
+
+    The description is part of what the bank was sent (its idempotency key covers the body), so it
+    changes only while the payout is `new`: afterwards `PayoutNotEditable`. A PATCH with both is one
+    transaction under the payout's lock (only a `new` payout gets that far, and its cancel needs no
+    bank), so a refused PATCH changes nothing.
     """
     if status is not None:
         _check_status_request(actor=actor, status=status)
-        if status == PayoutStatus.CANCELED:
-            _payout_cancel(payout=payout, actor=actor, reason=reason or "canceled on request")
-        else:
-            payout_transition(
-                payout_id=payout.pk,
-                to_status=status,
-                actor=actor,
-                reason=reason,
-                failure_code=failure_code or ("manual" if status == PayoutStatus.FAILED else ""),
-                failure_reason=reason if status == PayoutStatus.FAILED else "",
-            )
     if description is not None and description != payout.description:
-        Payout.objects.filter(pk=payout.pk).update(description=description, updated_at=timezone.now())
+        with transaction.atomic():
+            locked = Payout.objects.select_for_update().get(pk=payout.pk)
+            if locked.status != PayoutStatus.NEW:
+                raise PayoutNotEditable(
+                    "The description can no longer change: the payout has been handed to the bank.",
+                    details={"status": locked.status},
+                )
+            if status is not None:
+                _payout_status_request(
+                    payout=locked, actor=actor, status=status, reason=reason, failure_code=failure_code
+                )
+            Payout.objects.filter(pk=payout.pk).update(description=description, updated_at=timezone.now())
+    elif status is not None:
+        _payout_status_request(
+            payout=payout, actor=actor, status=status, reason=reason, failure_code=failure_code
+        )
     payout.refresh_from_db()
     return payout
+
+
+def _payout_status_request(
+    *, payout: Payout, actor: Actor, status: PayoutStatus, reason: str, failure_code: str
+) -> None:
+    if status == PayoutStatus.CANCELED:
+        _payout_cancel(payout=payout, actor=actor, reason=reason or "canceled on request")
+        return
+    payout_transition(
+        payout_id=payout.pk,
+        to_status=status,
+        actor=actor,
+        reason=reason,
+        failure_code=failure_code or ("manual" if status == PayoutStatus.FAILED else ""),
+        failure_reason=reason if status == PayoutStatus.FAILED else "",
+    )
 
 
 def _payout_cancel(*, payout: Payout, actor: Actor, reason: str) -> None:
@@ -307,14 +335,34 @@ def _payout_cancel(*, payout: Payout, actor: Actor, reason: str) -> None:
         ) from exc
     except (ProviderTransientError, ProviderNotFoundError) as exc:
         raise BankUnavailable("The bank could not be asked to cancel the payout; try again.") from exc
-    payout_transition(
-        payout_id=payout.pk,
-        to_status=PayoutStatus.CANCELED,
-        actor=actor,
-        reason=reason,
-        bank_reference=bank_payout.id,
-        only_from=frozenset({PayoutStatus.SUBMITTED}),
-    )
+    _apply_cancel_answer(payout=payout, bank_payout=bank_payout, actor=actor, reason=reason)
+
+
+def _apply_cancel_answer(*, payout: Payout, bank_payout: BankPayout, actor: Actor, reason: str) -> None:
+    """Believe the payout object the bank answered with, not the answer's status code: `canceled`
+    cancels (and releases the hold); `paid` or `failed` is applied as the bank's status, and the
+    cancel refused; still `processing` keeps the hold and answers `cancel_pending`."""
+    if bank_payout.status == BankPayoutStatus.PROCESSING:
+        raise CancelPending(
+            "The bank has not confirmed the cancel yet; the payout keeps its funds until it does.",
+            details={"bank_status": bank_payout.status},
+        )
+    canceled = bank_payout.status == BankPayoutStatus.CANCELED
+    try:
+        bank_payout_apply(
+            payout=payout,
+            bank_payout=bank_payout,
+            actor=actor,
+            reason=reason if canceled else f"cancel asked; the bank reports {bank_payout.status}",
+        )
+    except BankPayoutMismatch as exc:
+        logger.error("payout.cancel.bank_disagrees", payout_id=str(payout.pk), anomaly=str(exc))
+        raise BankUnavailable("The bank's answer does not match this payout; an operator will look.") from exc
+    if not canceled:
+        raise CancelRefusedByBank(
+            f"The bank has already executed this payout ({bank_payout.status}); it cannot be canceled.",
+            details={"bank_status": bank_payout.status},
+        )
 
 
 @transaction.atomic

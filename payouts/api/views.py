@@ -124,8 +124,14 @@ class PayoutDetailApi(GenericAPIView[Payout]):
         responses={
             200: PayoutSerializer,
             409: OpenApiResponse(
-                ErrorSerializer, description="`invalid_transition` (with current and requested status)."
+                ErrorSerializer,
+                description=(
+                    "`invalid_transition` (with current and requested status); `payout_not_editable` "
+                    "(the description changes only while `new`); `cancel_refused` (the bank has "
+                    "executed it); `cancel_pending` (the bank has not confirmed the cancel yet)."
+                ),
             ),
+            503: OpenApiResponse(ErrorSerializer, description="`bank_unavailable`: try the cancel again."),
             **_ERRORS,
         },
     )

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from django.conf import settings
 
-from payouts.models import Actor, Payout, PayoutStatus
+from payouts.models import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutStatus
 from payouts.money import to_minor_units
 from payouts.transitions import TransitionResult, payout_apply_bank_status
 from provider.client import BankClient
@@ -50,12 +50,40 @@ def submission_for(payout: Payout) -> PayoutSubmission:
     )
 
 
+class BankPayoutMismatch(Exception):
+    """The bank's payout object disagrees with ours (amount, currency or the bank's id): nothing is
+    applied, and an operator must look (the webhook records an anomaly, the reconciler logs an
+    error)."""
+
+
+def bank_payout_mismatch(payout: Payout, bank_payout: BankPayout) -> str:
+    """What the bank's object says that our payout contradicts (empty when they agree): the amount,
+    the currency, and the bank's id (present, short enough to store, and the one we recorded)."""
+    expected_minor = to_minor_units(payout.amount, payout.currency)
+    if bank_payout.currency != payout.currency or bank_payout.amount_minor != expected_minor:
+        return (
+            f"amount/currency mismatch: bank says {bank_payout.amount_minor!r} {bank_payout.currency!r}, "
+            f"payout is {expected_minor} {payout.currency}"
+        )
+    bank_id = bank_payout.id
+    if not 1 <= len(bank_id) <= BANK_REFERENCE_MAX_LENGTH:
+        too_long = f"longer than {BANK_REFERENCE_MAX_LENGTH} characters"
+        return f"bank payout id {bank_id[:200]!r} is missing or {too_long}"
+    if payout.bank_reference and bank_id != payout.bank_reference:
+        return f"bank reference mismatch: bank says {bank_id!r}, payout has {payout.bank_reference!r}"
+    return ""
+
+
 def bank_payout_apply(
     *, payout: Payout, bank_payout: BankPayout, actor: Actor, reason: str
 ) -> TransitionResult:
-    """Move our payout to what the bank's payout object says (a webhook's, or the reconciler's
-    look-up), with the bank's failure details and reference. Raises `InvalidTransition` when the
-    table refuses it."""
+    """Move our payout to what the bank's payout object says (a webhook's, the reconciler's look-up,
+    a cancel's answer), with the bank's failure details and reference, once the object agrees with
+    the payout (`BankPayoutMismatch` otherwise: the same check whoever brings the object). Raises
+    `InvalidTransition` when the table refuses the move."""
+    mismatch = bank_payout_mismatch(payout, bank_payout)
+    if mismatch:
+        raise BankPayoutMismatch(mismatch)
     return payout_apply_bank_status(
         payout_id=payout.pk,
         to_status=PAYOUT_STATUS_FOR_BANK_STATUS[bank_payout.status],

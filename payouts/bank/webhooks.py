@@ -12,13 +12,12 @@ from dataclasses import dataclass
 import structlog
 from django.db import IntegrityError, transaction
 
-from payouts.bank.adapter import bank_payout_apply
+from payouts.bank.adapter import BankPayoutMismatch, bank_payout_apply
 from payouts.errors import InvalidTransition
 from payouts.inn import normalize_inn
 from payouts.ledger.incoming import incoming_transfer_receive
 from payouts.models import (
     ANOMALY_MAX_LENGTH,
-    BANK_REFERENCE_MAX_LENGTH,
     Actor,
     BankWebhookEvent,
     Payout,
@@ -29,7 +28,6 @@ from payouts.money import (
     CURRENCY_EXPONENTS,
     currency_exponent,
     from_minor_units,
-    to_minor_units,
 )
 from provider.events import IncomingTransfer, UnreadableData, WebhookEvent
 from provider.types import BankPayout
@@ -131,9 +129,6 @@ def _payout_event(event: WebhookEvent, bank_payout: BankPayout) -> Handled:
     payout = _payout_for(bank_payout.reference)
     if payout is None:
         return Handled(WebhookOutcome.ANOMALY, anomaly=f"unknown payout reference {bank_payout.reference!r}")
-    mismatch = _mismatch(payout, bank_payout)
-    if mismatch:
-        return Handled(WebhookOutcome.ANOMALY, payout=payout, anomaly=mismatch)
     try:
         result = bank_payout_apply(
             payout=payout,
@@ -141,6 +136,8 @@ def _payout_event(event: WebhookEvent, bank_payout: BankPayout) -> Handled:
             actor=Actor.BANK,
             reason=f"bank {event.type} ({event.operation_id})",
         )
+    except BankPayoutMismatch as exc:
+        return Handled(WebhookOutcome.ANOMALY, payout=payout, anomaly=str(exc))
     except InvalidTransition as exc:
         return Handled(
             WebhookOutcome.ANOMALY,
@@ -156,18 +153,3 @@ def _payout_for(reference: str) -> Payout | None:
     except ValueError:
         return None
     return Payout.objects.filter(pk=payout_id).first()
-
-
-def _mismatch(payout: Payout, bank_payout: BankPayout) -> str:
-    expected_minor = to_minor_units(payout.amount, payout.currency)
-    if bank_payout.currency != payout.currency or bank_payout.amount_minor != expected_minor:
-        return (
-            f"amount/currency mismatch: bank says {bank_payout.amount_minor!r} {bank_payout.currency!r}, "
-            f"payout is {expected_minor} {payout.currency}"
-        )
-    bank_id = bank_payout.id
-    if not 1 <= len(bank_id) <= BANK_REFERENCE_MAX_LENGTH:
-        return f"bank payout id {bank_id!r} is missing or longer than {BANK_REFERENCE_MAX_LENGTH} characters"
-    if payout.bank_reference and bank_id != payout.bank_reference:
-        return f"bank reference mismatch: bank says {bank_id!r}, payout has {payout.bank_reference!r}"
-    return ""

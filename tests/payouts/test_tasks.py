@@ -199,3 +199,25 @@ def test_process_payouts_hands_the_rest_of_the_chunk_to_retries_at_the_first_tra
         0 < call.kwargs["countdown"] <= settings.BANK_SUBMIT_RETRY_MAX_SECONDS
         for call in retry_later.call_args_list
     )
+
+
+@pytest.mark.django_db
+def test_a_refusal_arriving_after_the_payout_moved_on_does_not_fail_it(bank_api: Any) -> None:
+    # given the bank's refusal of our submit arrives only after the reconciler found the payout at the
+    # bank and moved it to `submitted` (the refusal was for a stale retry)
+    payout = PayoutFactory()
+
+    def refuse_after_the_reconciler_moved_it(request: httpx.Request) -> httpx.Response:
+        payout_transition(
+            payout_id=payout.pk, to_status=S.SUBMITTED, actor=Actor.RECONCILER, bank_reference="bp_1"
+        )
+        return httpx.Response(422, json={"error": {"code": "invalid_account", "message": "late"}})
+
+    bank_api.post("/payouts").mock(side_effect=refuse_after_the_reconciler_moved_it)
+
+    run_task(payout)
+
+    # then it stays where the reconciler put it, its hold kept
+    payout.refresh_from_db()
+    assert payout.status == S.SUBMITTED
+    assert statuses(payout)[-1] == ("processing", "submitted", "reconciler")

@@ -160,11 +160,40 @@ def test_patch_cancels_a_new_payout(api: APIClient, organization: Organization) 
 
 
 @pytest.mark.django_db
-def test_patch_updates_description(api: APIClient, organization: Organization) -> None:
-    payout = PayoutFactory(organization=organization, status=S.PAID)
+def test_patch_updates_the_description_of_a_new_payout(api: APIClient, organization: Organization) -> None:
+    payout = PayoutFactory(organization=organization, status=S.NEW)
     response = api.patch(detail(payout), {"description": "April fee"}, format="json")
     assert response.status_code == 200
     assert response.json()["description"] == "April fee"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.PROCESSING, S.SUBMITTED, S.PAID, S.FAILED, S.CANCELED])
+def test_patch_description_once_the_payout_left_new_is_409_and_changes_nothing(
+    api: APIClient, organization: Organization, status: S
+) -> None:
+    # given a payout the bank was sent (its description part of the body the bank's key covers)
+    payout = PayoutFactory(organization=organization, status=status, description="keep")
+
+    response = api.patch(detail(payout), {"description": "changed"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "payout_not_editable"
+    assert response.json()["error"]["details"] == {"status": status}
+    payout.refresh_from_db()
+    assert payout.description == "keep"
+
+
+@pytest.mark.django_db
+def test_patch_cancel_and_description_of_a_new_payout_apply_together(
+    api: APIClient, organization: Organization
+) -> None:
+    payout = PayoutFactory(organization=organization, status=S.NEW, description="keep")
+
+    response = api.patch(detail(payout), {"status": "canceled", "description": "typo"}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["description"]) == ("canceled", "typo")
 
 
 @pytest.mark.django_db
@@ -174,7 +203,7 @@ def test_patch_illegal_cancel_is_409_with_both_statuses(
 ) -> None:
     payout = PayoutFactory(organization=organization, status=status, description="keep")
 
-    response = api.patch(detail(payout), {"status": "canceled", "description": "changed"}, format="json")
+    response = api.patch(detail(payout), {"status": "canceled"}, format="json")
 
     if status == S.CANCELED:
         assert response.status_code == 200  # already there: a no-op
@@ -219,6 +248,19 @@ def test_patch_client_may_only_ask_for_canceled(
     assert "status" in response.json()["error"]["details"]
     payout.refresh_from_db()
     assert payout.status == S.SUBMITTED
+
+
+@pytest.mark.django_db
+def test_patch_refused_status_with_a_description_changes_neither(operator_api: APIClient) -> None:
+    # given a new payout, and an operator asking for `paid` (not allowed from `new`) with a description
+    payout = PayoutFactory(status=S.NEW, description="keep")
+
+    response = operator_api.patch(detail(payout), {"status": "paid", "description": "x"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_transition"
+    payout.refresh_from_db()
+    assert (payout.status, payout.description) == (S.NEW, "keep")
 
 
 @pytest.mark.django_db
