@@ -32,7 +32,7 @@ WITH series AS (
     INSERT INTO payouts_payout (
         id, organization_id, amount, currency, recipient, description, status, failure_code,
         failure_reason, idempotency_key, request_fingerprint, bank_reference, hidden_at, created_at,
-        updated_at, processing_at, submitted_at, paid_at, failed_at, canceled_at, checked_at)
+        updated_at, processing_at, submitted_at, paid_at, failed_at, canceled_at{claim_columns})
     SELECT gen_random_uuid(), %(organization)s, amount, 'RUB', %(recipient)s::jsonb, 'bench fill', status,
            CASE WHEN status = 'failed' THEN 'account_closed' ELSE '' END,
            CASE WHEN status = 'failed' THEN 'The account is closed.' ELSE '' END,
@@ -45,8 +45,8 @@ WITH series AS (
            CASE WHEN status IN ('submitted', 'paid', 'failed') THEN created_at + interval '2 seconds' END,
            CASE WHEN status = 'paid' THEN created_at + interval '3 seconds' END,
            CASE WHEN status = 'failed' THEN created_at + interval '3 seconds' END,
-           CASE WHEN status = 'canceled' THEN created_at + interval '3 seconds' END,
-           NULL
+           CASE WHEN status = 'canceled' THEN created_at + interval '3 seconds' END
+           {claim_values}
     FROM series
     RETURNING id, amount, status, created_at
 ), events AS (
@@ -190,9 +190,18 @@ def fill_payouts(
         # The schema moves under the bench: since migration 0004 an entry names its organisation and
         # a settlement account keeps no totals (its side is the sum of its entries).
         entry_org = _has_column(conn, "payouts_ledgerentry", "organization_id")
+        # Due as the code leaves them: new and in flight ten seconds after creation, final never.
+        next_check = _has_column(conn, "payouts_payout", "next_check_at")
         fill = _FILL.format(
             entry_org_column=", organization_id" if entry_org else "",
             entry_org_value=", %(organization)s" if entry_org else "",
+            claim_columns=", next_check_at, checks" if next_check else ", checked_at",
+            claim_values=(
+                ", CASE WHEN status IN ('new', 'processing', 'submitted')"
+                " THEN created_at + interval '10 seconds' END, 0"
+                if next_check
+                else ", NULL"
+            ),
         )
         settlement_in_entries = _has_constraint(conn, "ledger_settlement_totals_in_entries")
         account_totals = _ACCOUNT_TOTALS.format(

@@ -4,10 +4,13 @@ an unmatched incoming transfer, which credits it once."""
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from payouts.bank.reconciliation import stuck_payouts
 from payouts.ledger.incoming import incoming_transfer_assign
 from payouts.models import (
     BankWebhookEvent,
@@ -35,6 +38,21 @@ class ReadOnlyAdminMixin:
         return False
 
 
+class StuckFilter(admin.SimpleListFilter):
+    """Payouts in flight longer than `STUCK_AFTER_HOURS`: an operator asks the bank about them."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", f"in flight over {settings.STUCK_AFTER_HOURS:g} h")]
+
+    def queryset(self, request: Any, queryset: QuerySet[Payout]) -> QuerySet[Payout]:
+        if self.value() == "yes":
+            return queryset.filter(pk__in=stuck_payouts().values("pk"))
+        return queryset
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["name", "inn", "default_currency", "created_at"]
@@ -58,7 +76,7 @@ class PayoutAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Payout]):
     transition function and leaves an event."""
 
     list_display = ["id", "organization", "amount", "currency", "status", "created_at", "hidden_at"]
-    list_filter = ["status", "currency"]
+    list_filter = ["status", StuckFilter, "currency"]
     search_fields = ["id", "bank_reference", "idempotency_key", "organization__inn"]
     inlines = [PayoutEventInline]
 

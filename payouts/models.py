@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import uuid6
 from django.db import models
+from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
 
 from payouts.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
@@ -88,9 +89,13 @@ class Payout(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
-    # When the reconciler last took this payout to look at it (its claim, so that two sweeps
-    # running at once never take the same payout).
-    checked_at = models.DateTimeField(null=True, blank=True)
+    # When someone should next look at this payout: the dispatcher while it is `new` (due at once,
+    # then again if its task was lost), the reconciler while it is in flight (each look-up pushes it
+    # further out, `RECONCILE_BACKOFF_SECONDS`); none once final. A claim moves it forward, so two
+    # sweeps running at once never take the same payout.
+    next_check_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    # The reconciler's look-ups since the payout entered its in-flight status (the backoff's step).
+    checks = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -131,7 +136,21 @@ class Payout(models.Model):
                 condition=models.Q(hidden_at__isnull=True),
                 name="payout_org_amount_idx",
             ),
-            models.Index(fields=["status", "updated_at"], name="payout_status_updated_idx"),
+            # What is due: the dispatcher's `new` payouts and the reconciler's in-flight ones, each
+            # claimed by its own time; and the in-flight payouts by age, for the stuck count.
+            models.Index(
+                fields=["next_check_at"], condition=models.Q(status="new"), name="payout_new_due_idx"
+            ),
+            models.Index(
+                fields=["next_check_at"],
+                condition=models.Q(status__in=["processing", "submitted"]),
+                name="payout_in_flight_due_idx",
+            ),
+            models.Index(
+                fields=["processing_at"],
+                condition=models.Q(status__in=["processing", "submitted"]),
+                name="payout_in_flight_age_idx",
+            ),
         ]
 
     def __str__(self) -> str:

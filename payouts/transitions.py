@@ -6,9 +6,11 @@ sees the new state (a no-op when it asked for the same target, `InvalidTransitio
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import structlog
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -66,8 +68,9 @@ def payout_transition(
 ) -> TransitionResult:
     """Move a payout to `to_status`, or do nothing when it is already there.
 
-    Atomic: the status, its milestone time, the failure details, the bank's reference, the audit
-    event and the ledger (`paid` posts the payout's hold; `failed` and `canceled` void it) are
+    Atomic: the status, its milestone time, the failure details, the bank's reference, when the
+    reconciler should first look (in flight) or that nobody need (final), the audit event and the
+    ledger (`paid` posts the payout's hold; `failed` and `canceled` void it) are
     written in one transaction under `SELECT ... FOR UPDATE` on the payout row.
     Idempotent: asking for the current status changes nothing and writes no event (a bank
     reference is still recorded when the row has none yet).
@@ -118,7 +121,14 @@ def _transition_locked(
     now = timezone.now()
     payout.status = to_status
     setattr(payout, _MILESTONE_FIELDS[to_status], now)
-    update_fields = ["status", _MILESTONE_FIELDS[to_status], "updated_at"]
+    # In flight: the reconciler's first look after the first step of its backoff; final: never.
+    payout.checks = 0
+    payout.next_check_at = (
+        now + timedelta(seconds=settings.RECONCILE_BACKOFF_SECONDS[0])
+        if to_status in IN_FLIGHT_STATUSES
+        else None
+    )
+    update_fields = ["status", _MILESTONE_FIELDS[to_status], "updated_at", "checks", "next_check_at"]
     if to_status == S.FAILED:
         payout.failure_code = (failure_code or "unknown")[:64]
         payout.failure_reason = failure_reason[:500]

@@ -22,12 +22,11 @@ from django.test.utils import CaptureQueriesContext
 from stdnum.ru import inn as stdnum_inn
 
 from payouts.api.filters import PayoutFilter
-from payouts.bank.reconciliation import payouts_claim_stale
+from payouts.bank.reconciliation import payouts_claim_due
 from payouts.bank.submission import payouts_claim_new
 from payouts.ledger.incoming import incoming_transfer_receive
 from payouts.models import Payout
 from payouts.services import PayoutRequest, api_key_create, organization_create, payout_create
-from payouts.transitions import IN_FLIGHT_STATUSES
 
 # Organisations of the scenarios: one that lists many payouts, one that writes, one with a handful
 # of ledger entries among everybody else's.
@@ -141,8 +140,8 @@ def explain(listing: dict[str, Any]) -> list[dict[str, str]]:
             sql = _main_query([query["sql"] for query in captured.captured_queries], table)
             plans.append({"title": title, "sql": sql, "plan": _explain(sql)})
         claims = {
-            "reconciler's claim (`payouts_claim_stale`, in flight)": lambda: payouts_claim_stale(
-                statuses=IN_FLIGHT_STATUSES, older_than_seconds=settings.RECONCILE_AFTER_SECONDS
+            "reconciler's claim (`payouts_claim_due`)": lambda: payouts_claim_due(
+                limit=settings.RECONCILE_BATCH_SIZE
             ),
             "dispatcher's claim (`payouts_claim_new`)": lambda: payouts_claim_new(
                 limit=settings.DISPATCH_BATCH_SIZE, reclaim_after_seconds=settings.DISPATCH_RECLAIM_SECONDS

@@ -133,8 +133,15 @@ SPECTACULAR_SETTINGS = {
 # --- Payouts ---------------------------------------------------------------------------------
 PAYOUT_CURRENCIES = env_list("PAYOUT_CURRENCIES", "RUB USD EUR GBP")
 PAYOUT_MAX_AMOUNT = env_decimal("PAYOUT_MAX_AMOUNT", "10000000")
-# A `processing` or `submitted` payout older than this is looked up at the bank by the reconciler.
-RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 30)
+# The reconciler looks an in-flight payout up at the bank this long after it entered its status,
+# then after each further step (the last repeats): a webhook is usually there first; a payout the
+# bank keeps for days is asked hourly, and never crowds out a newer one.
+RECONCILE_BACKOFF_SECONDS = [
+    int(step) for step in env_list("RECONCILE_BACKOFF_SECONDS", "10 30 60 300 1800 3600")
+]
+RECONCILE_BATCH_SIZE = env_int("RECONCILE_BATCH_SIZE", 100)
+# In flight this long after leaving `new`: flagged as stuck (never failed blindly).
+STUCK_AFTER_HOURS = env_float("STUCK_AFTER_HOURS", 24.0)
 # The dispatcher (`manage.py payouts_dispatch`) hands `new` payouts to the workers: it looks every
 # DISPATCH_POLL_SECONDS, claims up to DISPATCH_BATCH_SIZE, queues them DISPATCH_CHUNK_SIZE to a task,
 # and claims again a payout still `new` DISPATCH_RECLAIM_SECONDS after its claim (the task was lost).
@@ -210,6 +217,16 @@ CELERY_TASK_ROUTES = {"fake_bank.*": {"queue": "fake_bank"}}
 # webhook retries), so Redis never hands a scheduled task to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A publish to a dead broker gives up within about three seconds (three tries of a one-second connect
+# with short pauses) rather than kombu's default of longer: no HTTP request publishes (a create does
+# not; the simulated bank's API does), and the dispatcher simply tries again at its next poll.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 1.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Celery's Django fixup closes the database connection before and after every task unless this is
 # set (a new PostgreSQL connection, and a new server process, per task); with it, a worker process
 # keeps its connection as a web process does (`config.celery` closes one past DB_CONN_MAX_AGE or

@@ -15,7 +15,7 @@ if ConnectionPool.from_url(REDIS_URL).connection_kwargs.get("db", 0) == 0:
     raise ImproperlyConfigured(f"TEST_REDIS_URL must name a Redis database other than 0, not {REDIS_URL}")
 CELERY_BROKER_URL = REDIS_URL
 CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL}}
-RECONCILE_AFTER_SECONDS = 0
+RECONCILE_BACKOFF_SECONDS = [0]
 DISPATCH_RECLAIM_SECONDS = 0.0
 DISPATCH_POLL_SECONDS = 0.02
 FAKE_BANK_EXECUTION_DELAY_SECONDS = 0.0

@@ -1,47 +1,75 @@
 """Recovery of payouts that nobody is moving: the lost webhook, the lost task, the bank that was down.
 
-The beat task `reconcile_payouts` claims stale payouts (skipping rows another sweep holds) and fans
-out one `reconcile_payout` task each. A payout's truth is the bank's: we ask, and apply the answer
-through the transition function with actor `reconciler`. Nothing here fails a payout blindly.
+The beat task `reconcile_payouts` claims the in-flight payouts whose next check is due (each has its
+own time, pushed out with backoff at every look-up) and fans out one `reconcile_payout` task each.
+A payout's truth is the bank's: we ask, and apply the answer through the transition function with
+actor `reconciler`. Nothing here fails a payout blindly.
 """
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from payouts.bank.adapter import bank_client, bank_payout_apply
+from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_apply
 from payouts.bank.submission import payout_submit
 from payouts.errors import InvalidTransition
-from payouts.models import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutStatus
+from payouts.models import Actor, Payout, PayoutStatus
 from payouts.transitions import IN_FLIGHT_STATUSES
 from provider.errors import ProviderError
 from provider.types import BankPayout
 
 logger = structlog.get_logger(__name__)
 
-SWEEP_BATCH_SIZE = 100
-
-
-@transaction.atomic
-def payouts_claim_stale(*, statuses: frozenset[PayoutStatus], older_than_seconds: int) -> list[UUID]:
-    """Claim up to a batch of payouts in `statuses` untouched for `older_than_seconds` and not
-    claimed within that time. `SKIP LOCKED` keeps two sweeps from taking the same payout; the claim
-    (`checked_at`) keeps the next sweep away until the threshold passes again."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=older_than_seconds)
-    ids = list(
-        Payout.objects.select_for_update(skip_locked=True)
-        .filter(status__in=statuses, updated_at__lte=cutoff)
-        .exclude(checked_at__gt=cutoff)
-        .order_by("updated_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
+# The reconciler's claim, in one statement: up to LIMIT in-flight payouts whose next check is due,
+# the longest overdue first, each pushed out by the next step of the backoff (the last step repeats).
+# A payout the bank keeps for days is looked at hourly and never crowds out a newer one whose
+# webhook was lost: each is claimed by its own time, on the partial index of in-flight payouts by
+# `next_check_at`. SKIP LOCKED keeps two sweeps (or a transition in progress) from meeting.
+_CLAIM_DUE_SQL = """
+WITH claimed AS (
+  UPDATE payouts_payout SET
+    checks = checks + 1,
+    next_check_at = %(now)s + make_interval(
+      secs => (%(backoff)s::float8[])[LEAST(checks + 2, cardinality(%(backoff)s::float8[]))]
     )
-    Payout.objects.filter(pk__in=ids).update(checked_at=now)
-    return ids
+  WHERE id IN (
+    SELECT id FROM payouts_payout
+    WHERE status IN ('processing', 'submitted') AND next_check_at <= %(now)s
+    ORDER BY next_check_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+  )
+  RETURNING id, next_check_at
+)
+SELECT id FROM claimed ORDER BY next_check_at, id
+"""
+
+
+def payouts_claim_due(*, limit: int) -> list[UUID]:
+    """Claim up to LIMIT in-flight payouts whose next check is due, and set each one's next check
+    after the following step of `RECONCILE_BACKOFF_SECONDS`. Commits by itself (autocommit)."""
+    params: dict[str, Any] = {
+        "now": timezone.now(),
+        "backoff": [float(step) for step in settings.RECONCILE_BACKOFF_SECONDS],
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_DUE_SQL, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def stuck_payouts() -> QuerySet[Payout]:
+    """In flight for longer than `STUCK_AFTER_HOURS` since they left `new`: flagged (an error at
+    each of the reconciler's look-ups, an admin filter, a count on `/health/ready`), never failed
+    blindly: only the bank knows whether the money left. On the in-flight age index."""
+    cutoff = timezone.now() - timedelta(hours=settings.STUCK_AFTER_HOURS)
+    return Payout.objects.filter(status__in=IN_FLIGHT_STATUSES, processing_at__lt=cutoff)
 
 
 def payout_reconcile(*, payout_id: UUID | str) -> None:
@@ -55,6 +83,11 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
     payout = Payout.objects.get(pk=payout_id)
     if payout.status not in IN_FLIGHT_STATUSES:
         return
+    in_flight = timezone.now() - (payout.processing_at or payout.created_at)
+    if in_flight > timedelta(hours=settings.STUCK_AFTER_HOURS):
+        logger.error(
+            "payout.stuck", status=payout.status, in_flight_hours=round(in_flight.total_seconds() / 3600, 1)
+        )
     try:
         bank_payout = bank_client().find_payout_by_reference(str(payout.pk))
     except ProviderError as exc:
@@ -74,9 +107,6 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
 
 
 def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
-    if len(bank_payout.id) > BANK_REFERENCE_MAX_LENGTH:
-        logger.error("reconcile.bank_reference_too_long", bank_reference=bank_payout.id[:200])
-        return
     try:
         bank_payout_apply(
             payout=payout,
@@ -84,12 +114,12 @@ def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
             actor=Actor.RECONCILER,
             reason=f"bank reports {bank_payout.status}",
         )
+    except BankPayoutMismatch as exc:
+        logger.error("reconcile.bank_disagrees", anomaly=str(exc), bank_status=bank_payout.status)
     except InvalidTransition as exc:
         logger.error("reconcile.bank_state_refused", current=exc.current, bank_status=bank_payout.status)
 
 
 def payouts_claim_for_sweep() -> list[UUID]:
-    """The in-flight payouts to look up at the bank."""
-    return payouts_claim_stale(
-        statuses=IN_FLIGHT_STATUSES, older_than_seconds=settings.RECONCILE_AFTER_SECONDS
-    )
+    """The in-flight payouts to look up at the bank this sweep."""
+    return payouts_claim_due(limit=settings.RECONCILE_BATCH_SIZE)

@@ -21,33 +21,35 @@ from provider.errors import ProviderRejectedError
 logger = structlog.get_logger(__name__)
 
 
-# The claim of `new` payouts for the dispatcher, in one statement: up to LIMIT payouts, oldest first,
-# that no claim took within the re-claim window (their task was lost with the broker, or is still
-# queued behind others: submitting twice is harmless). SKIP LOCKED passes over rows a worker's
-# transition or another dispatcher holds. On the (status, updated_at) index; `checked_at` is the claim.
+# The claim of `new` payouts for the dispatcher, in one statement: up to LIMIT due payouts, oldest
+# first (a create makes it due at once; a claim makes it due again after the re-claim window, for
+# when its task is lost with the broker or still queued behind others: submitting twice is
+# harmless). SKIP LOCKED passes over rows a worker's transition or another dispatcher holds. On the
+# partial index of `new` payouts by `next_check_at`.
 _CLAIM_NEW_SQL = """
 WITH claimed AS (
-  UPDATE payouts_payout SET checked_at = %(now)s
+  UPDATE payouts_payout SET next_check_at = %(reclaim_at)s
   WHERE id IN (
     SELECT id FROM payouts_payout
-    WHERE status = 'new' AND (checked_at IS NULL OR checked_at < %(reclaim_before)s)
-    ORDER BY updated_at
+    WHERE status = 'new' AND next_check_at <= %(now)s
+    ORDER BY next_check_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
   )
-  RETURNING id, updated_at
+  RETURNING id, created_at
 )
-SELECT id FROM claimed ORDER BY updated_at
+SELECT id FROM claimed ORDER BY created_at
 """
 
 
 def payouts_claim_new(*, limit: int, reclaim_after_seconds: float) -> list[UUID]:
-    """Claim `new` payouts to hand to the workers: those never claimed, and those claimed more than
-    `reclaim_after_seconds` ago and still `new`. Commits by itself (autocommit)."""
+    """Claim the due `new` payouts to hand to the workers (never claimed, or claimed more than
+    `reclaim_after_seconds` ago and still `new`), oldest first, and make each due again that much
+    later. Commits by itself (autocommit)."""
     now = timezone.now()
     params: dict[str, Any] = {
         "now": now,
-        "reclaim_before": now - timedelta(seconds=reclaim_after_seconds),
+        "reclaim_at": now + timedelta(seconds=reclaim_after_seconds),
         "limit": limit,
     }
     with connection.cursor() as cursor:
@@ -87,6 +89,9 @@ def payout_submit(*, payout_id: UUID | str, actor: Actor = Actor.WORKER) -> None
             reason="refused by the bank at submission",
             failure_code=exc.code,
             failure_reason=exc.message,
+            # Only what we moved to `processing` ourselves: a refusal arriving after the reconciler
+            # (or the bank's webhook) moved the payout on must not fail it.
+            only_from=frozenset({PayoutStatus.PROCESSING}),
         )
         return
     _apply_bank_outcome(
@@ -107,6 +112,7 @@ def _apply_bank_outcome(
     failure_code: str = "",
     failure_reason: str = "",
     bank_reference: str = "",
+    only_from: frozenset[PayoutStatus] | None = None,
 ) -> None:
     """A late result (the webhook got there first) is no error: the table refuses it, we log it."""
     try:
@@ -118,6 +124,7 @@ def _apply_bank_outcome(
             failure_code=failure_code,
             failure_reason=failure_reason,
             bank_reference=bank_reference,
+            only_from=only_from,
         )
     except InvalidTransition as exc:
         logger.info("payout.submit.result_superseded", current=exc.current, result=to_status)

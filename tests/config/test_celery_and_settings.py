@@ -21,6 +21,11 @@ def test_celery_is_at_least_once_json_only_one_task_at_a_time() -> None:
     assert conf.task_time_limit and conf.task_soft_time_limit
 
 
+def test_a_publish_to_a_dead_broker_is_bounded(settings: Any) -> None:
+    assert app.conf.broker_connection_timeout == settings.CELERY_BROKER_CONNECTION_TIMEOUT <= 2
+    assert app.conf.task_publish_retry_policy["max_retries"] <= 3
+
+
 def test_visibility_timeout_outlasts_every_countdown_we_schedule(settings: Any) -> None:
     visibility = app.conf.broker_transport_options["visibility_timeout"]
     assert visibility > settings.BANK_SUBMIT_RETRY_MAX_SECONDS

@@ -1,9 +1,11 @@
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import factory
+from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from payouts.ledger import entries
@@ -11,6 +13,7 @@ from payouts.ledger.incoming import incoming_transfer_receive
 from payouts.models import IncomingTransfer, Organization, Payout, PayoutStatus
 from payouts.services import api_key_create
 
+IN_FLIGHT = {PayoutStatus.PROCESSING, PayoutStatus.SUBMITTED}
 VALID_ACCOUNT = {"name": "Ivan Petrov", "account_number": "40702810938000000001", "bic": "044525225"}
 
 
@@ -53,6 +56,12 @@ class PayoutFactory(factory.django.DjangoModelFactory[Payout]):
 
     @classmethod
     def _create(cls, model_class: type[Payout], *args: Any, **kwargs: Any) -> Payout:
+        # Due as the code makes it: a new payout at once, an in-flight one after the first step of
+        # the reconciler's backoff, a final one never.
+        status = kwargs.get("status", PayoutStatus.NEW)
+        if "next_check_at" not in kwargs and status != PayoutStatus.NEW:
+            first_look = timedelta(seconds=settings.RECONCILE_BACKOFF_SECONDS[0])
+            kwargs["next_check_at"] = timezone.now() + first_look if status in IN_FLIGHT else None
         payout: Payout = super()._create(model_class, *args, **kwargs)
         fund(payout.organization, payout.amount, payout.currency)
         entries.hold_place(payout=payout)

@@ -3,13 +3,16 @@ claim, in chunks, oldest first; again only when a claim outlived the re-claim wi
 that has moved on; never one that a worker's transition holds."""
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from celery import Celery
 from django.db import connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from payouts import tasks
 from payouts.bank.submission import payouts_claim_new
@@ -118,3 +121,32 @@ def test_a_payout_whose_row_a_worker_holds_is_skipped_not_waited_for() -> None:
     # then: it took the free one at once and left the held one for a later poll
     assert claimed == [free.pk]
     assert payouts_claim_new(limit=500, reclaim_after_seconds=30) == [held.pk]
+
+
+@pytest.mark.django_db
+def test_with_the_broker_down_a_dispatch_gives_up_within_seconds_and_the_payout_waits(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a new payout, and a broker nothing listens on, published to with the project's bounds
+    # (which the project's Celery app has: see test_celery_and_settings)
+    payout = PayoutFactory(status=S.NEW)
+    settings.DISPATCH_RECLAIM_SECONDS = 30
+    dead = Celery("dead-broker", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    dead.conf.update(
+        broker_connection_timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT,
+        task_publish_retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
+    )
+
+    monkeypatch.setattr(tasks.process_payouts, "delay", lambda ids: dead.send_task("x", args=[ids]))
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        dispatch_new_payouts()
+    waited = time.monotonic() - started
+
+    # then the dispatcher waited a bounded time (the settings' three one-second tries at most), and the
+    # payout is still new, claimed again once the re-claim window passes
+    assert waited < 5
+    Payout.objects.get(pk=payout.pk, status=S.NEW)
+    with time_machine.travel(timezone.now() + timedelta(seconds=31), tick=False):
+        assert payouts_claim_new(limit=10, reclaim_after_seconds=30) == [payout.pk]
