@@ -179,7 +179,8 @@ def test_ten_thousand_long_processing_payouts_do_not_starve_a_newer_one_whose_we
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_at_once_never_claim_the_same_payout() -> None:
+def test_two_sweeps_at_once_never_claim_the_same_payout(settings: Any) -> None:
+    settings.RECONCILE_BACKOFF_SECONDS = [60]  # a claim's next check is a minute on
     with time_machine.travel(timezone.now() - timedelta(minutes=5), tick=False):
         payouts = [PayoutFactory(status=S.SUBMITTED) for _ in range(30)]
     claimed = run_at_once(lambda _: payouts_claim_due(limit=100), count=2)
