@@ -5,6 +5,7 @@ status, nowhere else)."""
 
 from decimal import Decimal
 
+import pgtrigger
 import uuid6
 from django.db import models
 from django.utils import timezone
@@ -333,7 +334,8 @@ class IncomingTransfer(models.Model):
 
 
 class LedgerEntry(models.Model):
-    """One immutable movement between two accounts. Rows are only ever inserted.
+    """One immutable movement between two accounts. Rows are only ever inserted (a trigger refuses
+    UPDATE and DELETE).
 
     The database makes each hold resolve at most once (one row may point at a hold), gives a payout
     at most one hold and an incoming transfer at most one credit.
@@ -385,6 +387,11 @@ class LedgerEntry(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"], name="ledger_entry_org_history_idx"),
+        ]
+        # Append-only in the database itself: an UPDATE or DELETE of an entry raises, whoever sends
+        # it (the code, a shell, a migration). A correction is a new entry.
+        triggers = [
+            pgtrigger.Protect(name="ledger_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete)
         ]
 
     def __str__(self) -> str:

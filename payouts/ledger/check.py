@@ -3,6 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
@@ -53,8 +54,11 @@ def ledger_check() -> Report:
         _account_totals_match_entries(report, accounts, entries)
         _no_negative_available(report, accounts)
         _entries_name_their_organisation(report)
+        _entries_have_a_cause(report)
         _holds_match_payouts(report)
+        _resolutions_match_their_holds(report)
         _incoming_transfers_credited_once(report)
+        _credits_match_their_transfers(report)
     return report
 
 
@@ -127,6 +131,55 @@ def _entries_name_their_organisation(report: Report) -> None:
     for entry_id in wrong[:20]:
         report.violations.append(f"ledger entry {entry_id} names another organisation than its account's")
     report.checked.append("every ledger entry names the organisation of its account")
+
+
+def _report_entries(report: Report, entry_ids: Any, what: str) -> None:
+    for entry_id in entry_ids[:20]:
+        report.violations.append(f"ledger entry {entry_id} {what}")
+
+
+def _entries_have_a_cause(report: Report) -> None:
+    """A hold and its resolution belong to a payout; a posted entry to an incoming transfer."""
+    holds = [EntryKind.PENDING, EntryKind.POST_PENDING, EntryKind.VOID_PENDING]
+    orphans = LedgerEntry.objects.filter(
+        (Q(kind__in=holds) & Q(payout__isnull=True))
+        | (Q(kind=EntryKind.POSTED) & Q(incoming_transfer__isnull=True))
+    ).values_list("id", flat=True)
+    _report_entries(report, orphans, "has no cause (a payout for a hold, a transfer for a credit)")
+    report.checked.append("every ledger entry has its cause")
+
+
+def _resolutions_match_their_holds(report: Report) -> None:
+    """A posting or a release moves exactly what its hold held, between the same accounts, for the
+    same payout; and a hold debits its payout's own organisation."""
+    resolutions = LedgerEntry.objects.filter(pending_entry__isnull=False).exclude(
+        amount=F("pending_entry__amount"),
+        currency=F("pending_entry__currency"),
+        debit_account_id=F("pending_entry__debit_account_id"),
+        credit_account_id=F("pending_entry__credit_account_id"),
+        payout_id=F("pending_entry__payout_id"),
+    )
+    _report_entries(report, resolutions.values_list("id", flat=True), "does not match its hold")
+    foreign_holds = LedgerEntry.objects.filter(kind=EntryKind.PENDING, payout__isnull=False).exclude(
+        debit_account__organization_id=F("payout__organization_id")
+    )
+    _report_entries(report, foreign_holds.values_list("id", flat=True), "holds another organisation's money")
+    report.checked.append("every resolution matches its hold; every hold debits its payout's organisation")
+
+
+def _credits_match_their_transfers(report: Report) -> None:
+    """A credit moves its transfer's amount and currency to its transfer's organisation."""
+    wrong = (
+        LedgerEntry.objects.filter(kind=EntryKind.POSTED, incoming_transfer__isnull=False)
+        .exclude(
+            amount=F("incoming_transfer__amount"),
+            currency=F("incoming_transfer__currency"),
+            credit_account__organization_id=F("incoming_transfer__organization_id"),
+        )
+        .values_list("id", flat=True)
+    )
+    _report_entries(report, wrong, "does not match its incoming transfer")
+    report.checked.append("every credit matches its incoming transfer")
 
 
 def _holds_match_payouts(report: Report) -> None:

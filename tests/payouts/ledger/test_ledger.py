@@ -4,9 +4,10 @@ from decimal import Decimal
 from io import StringIO
 from typing import Any
 
+import pgtrigger
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.test import Client
 from rest_framework.test import APIClient
@@ -382,9 +383,84 @@ def test_ledger_check_reports_an_entry_that_names_another_organisation(lean_org:
     other = OrganizationFactory(inn="7736207543")
     call_command("ledger_check", stdout=StringIO())
 
-    LedgerEntry.objects.filter(payout=payout, kind=EntryKind.PENDING).update(organization=other)
+    with pgtrigger.ignore(APPEND_ONLY):  # entries are append-only: tampering has to go around it
+        LedgerEntry.objects.filter(payout=payout, kind=EntryKind.PENDING).update(organization=other)
 
     err = StringIO()
     with pytest.raises(CommandError):
         call_command("ledger_check", stdout=StringIO(), stderr=err)
     assert "names another organisation" in err.getvalue()
+
+
+APPEND_ONLY = "payouts.LedgerEntry:ledger_entry_append_only"
+
+
+def _ledger_check_errors() -> str:
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("ledger_check", stdout=StringIO(), stderr=err)
+    return err.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_to_change_or_delete_a_ledger_entry(lean_org: Organization) -> None:
+    payout = PayoutFactory(organization=lean_org, status=S.PAID)
+    hold = LedgerEntry.objects.get(payout=payout, kind=EntryKind.PENDING)
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LedgerEntry.objects.filter(pk=hold.pk).update(amount=1)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        LedgerEntry.objects.filter(payout=payout, kind=EntryKind.POST_PENDING).delete()
+
+    assert LedgerEntry.objects.get(pk=hold.pk).amount == payout.amount
+    assert LedgerEntry.objects.filter(payout=payout).count() == 2
+
+
+@pytest.mark.django_db
+def test_ledger_check_reports_a_resolution_that_does_not_match_its_hold(lean_org: Organization) -> None:
+    payout = PayoutFactory(organization=lean_org, status=S.PAID)
+    resolution = LedgerEntry.objects.get(payout=payout, kind=EntryKind.POST_PENDING)
+    with pgtrigger.ignore(APPEND_ONLY):
+        LedgerEntry.objects.filter(pk=resolution.pk).update(amount=F("amount") - 1)
+
+    assert f"ledger entry {resolution.pk} does not match its hold" in _ledger_check_errors()
+
+
+@pytest.mark.django_db
+def test_ledger_check_reports_a_hold_on_another_organisations_account(lean_org: Organization) -> None:
+    payout = PayoutFactory(organization=lean_org, status=S.SUBMITTED)
+    other = OrganizationFactory(inn="7736207543")
+    fund(other, "500.00")
+    other_account = LedgerAccount.objects.get(kind=AccountKind.ORGANIZATION, organization=other)
+    hold = LedgerEntry.objects.get(payout=payout, kind=EntryKind.PENDING)
+    with pgtrigger.ignore(APPEND_ONLY):
+        LedgerEntry.objects.filter(pk=hold.pk).update(debit_account=other_account, organization=other)
+
+    assert f"ledger entry {hold.pk} holds another organisation's money" in _ledger_check_errors()
+
+
+@pytest.mark.django_db
+def test_ledger_check_reports_a_credit_that_does_not_match_its_transfer(lean_org: Organization) -> None:
+    transfer = fund(lean_org, "250.00")
+    credit = LedgerEntry.objects.get(incoming_transfer=transfer)
+    with pgtrigger.ignore(APPEND_ONLY):
+        LedgerEntry.objects.filter(pk=credit.pk).update(currency="USD")
+
+    assert f"ledger entry {credit.pk} does not match its incoming transfer" in _ledger_check_errors()
+
+
+@pytest.mark.django_db
+def test_ledger_check_reports_an_entry_without_a_cause(lean_org: Organization) -> None:
+    transfer = fund(lean_org, "250.00")
+    credit = LedgerEntry.objects.get(incoming_transfer=transfer)
+    orphan = LedgerEntry.objects.create(
+        kind=EntryKind.POSTED,
+        debit_account_id=credit.debit_account_id,
+        credit_account_id=credit.credit_account_id,
+        organization=lean_org,
+        amount=Decimal("1.00"),
+        currency="RUB",
+        description="no transfer behind it",
+    )
+
+    assert f"ledger entry {orphan.pk} has no cause" in _ledger_check_errors()
