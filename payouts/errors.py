@@ -42,6 +42,16 @@ class CancelRefusedByBank(DomainError):
     http_status = 409
 
 
+class SettlementNotPermitted(DomainError):
+    code = "settlement_not_permitted"
+    http_status = 403
+
+
+class BankDisagrees(DomainError):
+    code = "bank_disagrees"
+    http_status = 409
+
+
 class PayoutNotEditable(DomainError):
     code = "payout_not_editable"
     http_status = 409
@@ -81,6 +91,12 @@ class InvalidField(DomainError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.reason}"
+
+
+class ReasonRequired(InvalidField):
+    """A forced manual failure without a reason."""
+
+    field = "reason"
 
 
 class CurrencyNotAllowed(InvalidField):

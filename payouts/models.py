@@ -100,6 +100,9 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Settling an in-flight payout by hand can release money the bank may still pay: more than
+        # being staff is needed.
+        permissions = [("settle_by_hand", "Can mark a payout in flight paid or failed by hand")]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "idempotency_key"], name="payout_unique_idempotency_key"

@@ -20,6 +20,7 @@ from django.utils import timezone
 from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_apply
 from payouts.errors import (
     AmountNotAllowed,
+    BankDisagrees,
     BankUnavailable,
     CancelPending,
     CancelRefusedByBank,
@@ -28,6 +29,8 @@ from payouts.errors import (
     InvalidTransition,
     PayoutInFlight,
     PayoutNotEditable,
+    ReasonRequired,
+    SettlementNotPermitted,
     StatusNotAllowed,
 )
 from payouts.ledger import entries
@@ -36,6 +39,7 @@ from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
 from provider.errors import (
     ProviderCancelRefusedError,
+    ProviderError,
     ProviderNotFoundError,
     ProviderTransientError,
 )
@@ -247,6 +251,15 @@ def _check_status_request(*, actor: Actor, status: PayoutStatus) -> None:
         raise StatusNotAllowed("Clients may only set the status to 'canceled'.")
 
 
+@dataclass(frozen=True)
+class ManualSettlement:
+    """What an operator brings to settle a payout in flight by hand: the `settle_by_hand`
+    permission, and whether they force a `failed` the bank does not confirm (with a reason)."""
+
+    permitted: bool
+    force: bool = False
+
+
 def payout_update(
     *,
     payout: Payout,
@@ -255,6 +268,7 @@ def payout_update(
     description: str | None = None,
     reason: str = "",
     failure_code: str = "",
+    settlement: ManualSettlement | None = None,
 ) -> Payout:
     """Apply a PATCH: a new description and/or a requested status.
 
@@ -263,7 +277,8 @@ def payout_update(
     here; on a `submitted` one it asks the bank and believes the payout object it answers with
     (`CancelRefusedByBank` when the bank has executed it, `CancelPending` while the bank has not
     confirmed, `BankUnavailable` when it cannot be reached; the payout continues in those cases).
-    Illegal moves raise `InvalidTransition`.
+    Illegal moves raise `InvalidTransition`. An operator's `paid` or `failed` on a payout in flight
+    needs `settlement` (see `_check_manual_settlement`).
 
     The description is part of what the bank was sent (its idempotency key covers the body), so it
     changes only while the payout is `new`: afterwards `PayoutNotEditable`. A PATCH with both is one
@@ -282,23 +297,41 @@ def payout_update(
                 )
             if status is not None:
                 _payout_status_request(
-                    payout=locked, actor=actor, status=status, reason=reason, failure_code=failure_code
+                    payout=locked,
+                    actor=actor,
+                    status=status,
+                    reason=reason,
+                    failure_code=failure_code,
+                    settlement=settlement,
                 )
             Payout.objects.filter(pk=payout.pk).update(description=description, updated_at=timezone.now())
     elif status is not None:
         _payout_status_request(
-            payout=payout, actor=actor, status=status, reason=reason, failure_code=failure_code
+            payout=payout,
+            actor=actor,
+            status=status,
+            reason=reason,
+            failure_code=failure_code,
+            settlement=settlement,
         )
     payout.refresh_from_db()
     return payout
 
 
 def _payout_status_request(
-    *, payout: Payout, actor: Actor, status: PayoutStatus, reason: str, failure_code: str
+    *,
+    payout: Payout,
+    actor: Actor,
+    status: PayoutStatus,
+    reason: str,
+    failure_code: str,
+    settlement: ManualSettlement | None = None,
 ) -> None:
     if status == PayoutStatus.CANCELED:
         _payout_cancel(payout=payout, actor=actor, reason=reason or "canceled on request")
         return
+    if payout.status in IN_FLIGHT_STATUSES:
+        reason = _check_manual_settlement(payout=payout, status=status, reason=reason, settlement=settlement)
     payout_transition(
         payout_id=payout.pk,
         to_status=status,
@@ -307,6 +340,43 @@ def _payout_status_request(
         failure_code=failure_code or ("manual" if status == PayoutStatus.FAILED else ""),
         failure_reason=reason if status == PayoutStatus.FAILED else "",
     )
+
+
+def _check_manual_settlement(
+    *, payout: Payout, status: PayoutStatus, reason: str, settlement: ManualSettlement | None
+) -> str:
+    """A payout in flight may be with the bank: settling it by hand needs the `settle_by_hand`
+    permission, and failing it (which releases the funds) needs the bank to say it failed or never
+    had it, or an explicit force with a reason. Returns the reason for the event (a forced failure
+    says so)."""
+    if settlement is None or not settlement.permitted:
+        raise SettlementNotPermitted(
+            "Settling a payout in flight by hand needs the 'settle_by_hand' permission.",
+            details={"status": payout.status},
+        )
+    if status != PayoutStatus.FAILED:
+        return reason
+    if settlement.force:
+        if not reason.strip():
+            raise ReasonRequired("A forced failure needs a reason; it is recorded in the payout's event.")
+        logger.warning("payout.failed_by_force", payout_id=str(payout.pk), reason=reason)
+        return f"forced by an operator: {reason}"
+    try:
+        bank_payout = bank_client().find_payout_by_reference(str(payout.pk))
+    except ProviderError as exc:
+        raise BankUnavailable(
+            "The bank could not be asked whether it still has the payout; try again, or force.",
+        ) from exc
+    if bank_payout is not None and bank_payout.status not in {
+        BankPayoutStatus.FAILED,
+        BankPayoutStatus.CANCELED,
+    }:
+        raise BankDisagrees(
+            f"The bank reports this payout {bank_payout.status}: failing it would release funds the "
+            "bank may still pay. Force it with a reason if you are sure.",
+            details={"bank_status": bank_payout.status},
+        )
+    return reason
 
 
 def _payout_cancel(*, payout: Payout, actor: Actor, reason: str) -> None:

@@ -119,6 +119,14 @@ class PayoutUpdateSerializer(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True, max_length=500)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
     failure_code = serializers.CharField(required=False, max_length=64, help_text="Operators, with `failed`.")
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "Operators, with `failed` on a payout in flight that the bank does not report failed: "
+            "release its funds anyway. Needs a `reason`, which the event records."
+        ),
+    )
 
     def to_internal_value(self, data: Any) -> Any:
         immutable = [field for field in IMMUTABLE_FIELDS if isinstance(data, Mapping) and field in data]

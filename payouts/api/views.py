@@ -128,7 +128,8 @@ class PayoutDetailApi(GenericAPIView[Payout]):
                 description=(
                     "`invalid_transition` (with current and requested status); `payout_not_editable` "
                     "(the description changes only while `new`); `cancel_refused` (the bank has "
-                    "executed it); `cancel_pending` (the bank has not confirmed the cancel yet)."
+                    "executed it); `cancel_pending` (the bank has not confirmed the cancel yet); "
+                    "`bank_disagrees` (an operator's `failed` on a payout the bank still has)."
                 ),
             ),
             503: OpenApiResponse(ErrorSerializer, description="`bank_unavailable`: try the cancel again."),
@@ -140,13 +141,19 @@ class PayoutDetailApi(GenericAPIView[Payout]):
         serializer = PayoutUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        actor = _actor(request)
         services.payout_update(
             payout=payout,
-            actor=_actor(request),
+            actor=actor,
             status=PayoutStatus(data["status"]) if "status" in data else None,
             description=data.get("description"),
             reason=data.get("reason", ""),
             failure_code=data.get("failure_code", ""),
+            settlement=services.ManualSettlement(
+                permitted=request.user.has_perm("payouts.settle_by_hand"), force=data["force"]
+            )
+            if actor == Actor.OPERATOR
+            else None,
         )
         return Response(PayoutSerializer(_payout_or_404(request, payout_id)).data)
 

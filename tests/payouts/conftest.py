@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 import respx
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
 from payouts.bank.adapter import bank_client
@@ -47,6 +47,16 @@ def operator_api(db: Any) -> APIClient:
     user = User.objects.create_user("operator", password="operator-pass", is_staff=True)
     client = APIClient()
     client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def settler_api(db: Any) -> APIClient:
+    """An operator who may also settle payouts in flight by hand (`settle_by_hand`)."""
+    user = User.objects.create_user("settler", password="settler-pass", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="settle_by_hand"))
+    client = APIClient()
+    client.force_authenticate(User.objects.get(pk=user.pk))  # a fresh instance: no stale permission cache
     return client
 
 

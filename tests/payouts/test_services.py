@@ -11,7 +11,7 @@ import pytest
 from payouts import tasks
 from payouts.errors import AmountNotAllowed, CurrencyNotAllowed, InvalidField, StatusNotAllowed
 from payouts.models import Actor, EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
-from payouts.services import PayoutRequest, payout_create, payout_update
+from payouts.services import ManualSettlement, PayoutRequest, payout_create, payout_update
 from tests.payouts.factories import VALID_ACCOUNT, PayoutFactory, fund
 
 S = PayoutStatus
@@ -209,9 +209,13 @@ def test_payout_update_client_may_cancel(organization: Organization) -> None:
 def test_payout_update_operator_may_settle_by_hand(
     organization: Organization, start: PayoutStatus, status: PayoutStatus
 ) -> None:
+    # given an operator with the permission (forcing the failure: no bank is asked here)
     payout = PayoutFactory(organization=organization, status=start)
+    settlement = ManualSettlement(permitted=True, force=True)
 
-    updated = payout_update(payout=payout, actor=Actor.OPERATOR, status=status, reason="confirmed by phone")
+    updated = payout_update(
+        payout=payout, actor=Actor.OPERATOR, status=status, reason="confirmed by phone", settlement=settlement
+    )
 
     assert updated.status == status
     assert PayoutEvent.objects.filter(payout=payout, to_status=status, actor=Actor.OPERATOR).count() == 1

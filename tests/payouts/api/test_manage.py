@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from payouts import transitions
 from payouts.models import Actor, EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
+from tests.payouts.bank_doubles import bank_payout_json
 from tests.payouts.factories import PayoutFactory
 
 S = PayoutStatus
@@ -264,12 +265,16 @@ def test_patch_refused_status_with_a_description_changes_neither(operator_api: A
 
 
 @pytest.mark.django_db
-def test_patch_operator_settles_by_hand_with_a_reason(operator_api: APIClient) -> None:
+def test_patch_operator_settles_by_hand_with_a_reason(settler_api: APIClient, bank_api: Any) -> None:
+    # given an operator with `settle_by_hand`, and a bank that reports the second payout failed
     paid = PayoutFactory(status=S.SUBMITTED)
     failed = PayoutFactory(status=S.PROCESSING)
+    bank_api.get(f"/payouts/by-reference/{failed.pk}").respond(
+        200, json=bank_payout_json(failed, status="failed", bank_id="bp_2")
+    )
 
-    r1 = operator_api.patch(detail(paid), {"status": "paid", "reason": "confirmed by phone"}, format="json")
-    r2 = operator_api.patch(
+    r1 = settler_api.patch(detail(paid), {"status": "paid", "reason": "confirmed by phone"}, format="json")
+    r2 = settler_api.patch(
         detail(failed),
         {"status": "failed", "reason": "bank says closed", "failure_code": "account_closed"},
         format="json",
@@ -279,6 +284,97 @@ def test_patch_operator_settles_by_hand_with_a_reason(operator_api: APIClient) -
     assert r2.status_code == 200 and r2.json()["failure_code"] == "account_closed"
     assert r2.json()["failure_reason"] == "bank says closed"
     assert PayoutEvent.objects.get(payout=paid).actor == "operator"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["paid", "failed"])
+def test_patch_staff_without_the_permission_cannot_settle_a_payout_in_flight(
+    operator_api: APIClient, status: str
+) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+
+    response = operator_api.patch(detail(payout), {"status": status, "reason": "by hand"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "settlement_not_permitted"
+    payout.refresh_from_db()
+    assert payout.status == S.SUBMITTED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bank_status", ["processing", "paid"])
+def test_patch_failed_is_refused_while_the_bank_still_has_the_payout(
+    settler_api: APIClient, bank_api: Any, bank_status: str
+) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+    bank_api.get(f"/payouts/by-reference/{payout.pk}").respond(
+        200, json=bank_payout_json(payout, status=bank_status, bank_id="bp_2")
+    )
+
+    response = settler_api.patch(detail(payout), {"status": "failed", "reason": "looks lost"}, format="json")
+
+    # then the funds stay held: the bank may still pay
+    assert response.status_code == 409
+    assert response.json()["error"] == {
+        "code": "bank_disagrees",
+        "message": response.json()["error"]["message"],
+        "details": {"bank_status": bank_status},
+    }
+    payout.refresh_from_db()
+    assert payout.status == S.SUBMITTED
+    assert not LedgerEntry.objects.filter(payout=payout, kind=EntryKind.VOID_PENDING).exists()
+
+
+@pytest.mark.django_db
+def test_patch_failed_of_a_payout_the_bank_never_had_releases_it(
+    settler_api: APIClient, bank_api: Any
+) -> None:
+    payout = PayoutFactory(status=S.PROCESSING)
+    bank_api.get(f"/payouts/by-reference/{payout.pk}").respond(
+        404, json={"error": {"code": "not_found", "message": "no"}}
+    )
+
+    response = settler_api.patch(detail(payout), {"status": "failed", "reason": "never sent"}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed"
+
+
+@pytest.mark.django_db
+def test_patch_failed_by_force_needs_a_reason_and_records_it(settler_api: APIClient, bank_api: Any) -> None:
+    # given the bank still reports the payout processing
+    payout = PayoutFactory(status=S.SUBMITTED)
+    lookup = bank_api.get(f"/payouts/by-reference/{payout.pk}").respond(
+        200, json=bank_payout_json(payout, status="processing", bank_id="bp_2")
+    )
+
+    without_reason = settler_api.patch(detail(payout), {"status": "failed", "force": True}, format="json")
+    forced = settler_api.patch(
+        detail(payout),
+        {"status": "failed", "force": True, "reason": "bank confirmed by phone"},
+        format="json",
+    )
+
+    assert without_reason.status_code == 400
+    assert list(without_reason.json()["error"]["details"]) == ["reason"]
+    assert forced.status_code == 200 and forced.json()["status"] == "failed"
+    event = PayoutEvent.objects.filter(payout=payout).last()
+    assert event is not None
+    assert (event.actor, event.reason) == ("operator", "forced by an operator: bank confirmed by phone")
+    assert not lookup.called  # a force does not ask
+
+
+@pytest.mark.django_db
+def test_the_admin_change_form_of_a_payout_saves_nothing(admin_client: Any) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED, description="keep")
+
+    page = admin_client.get(f"/admin/payouts/payout/{payout.pk}/change/")
+    post = admin_client.post(f"/admin/payouts/payout/{payout.pk}/change/", {"description": "x"})
+
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert post.status_code == 403
+    payout.refresh_from_db()
+    assert payout.description == "keep"
 
 
 @pytest.mark.django_db
