@@ -102,9 +102,37 @@ def payout_cancel(request: HttpRequest, payout_id: str) -> HttpResponse:
     return _answer_response(idempotent_answer(key=key, request_path=path, body=None, handler=cancel))
 
 
-@bank_endpoint("POST")
-def incoming_transfer_create(request: HttpRequest) -> HttpResponse:
-    """Simulator only: a payer sends money to the service's account; the bank announces it."""
+@bank_endpoint("GET", "POST")
+def incoming_transfers_endpoint(request: HttpRequest) -> HttpResponse:
+    """GET: the incoming transfers received after a cursor (what a webhook may have failed to
+    announce). POST (simulator only): a payer sends money; the bank announces it."""
+    if request.method == "GET":
+        return _incoming_transfer_list(request)
+    return _incoming_transfer_create(request)
+
+
+MAX_LIST_LIMIT = 500
+
+
+def _incoming_transfer_list(request: HttpRequest) -> HttpResponse:
+    try:
+        limit = int(request.GET.get("limit", "100"))
+    except ValueError:
+        raise InvalidRequestError("limit must be an integer") from None
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidRequestError(f"limit must be 1-{MAX_LIST_LIMIT}")
+    after = request.GET.get("after") or None
+    transfers = selectors.incoming_transfers_after(after=after, limit=limit)
+    return JsonResponse(
+        {
+            "data": [transfer_json(transfer) for transfer in transfers],
+            "next_cursor": transfers[-1].id if transfers else after,
+            "has_more": len(transfers) == limit,
+        }
+    )
+
+
+def _incoming_transfer_create(request: HttpRequest) -> HttpResponse:
     key = _idempotency_key(request, required=False)
     body = _json_body(request)
     transfer = _transfer_request(body)

@@ -1,7 +1,7 @@
 """Reads of the simulated bank's books."""
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from fake_bank.errors import NotFoundError
 from fake_bank.models import BankPayout, BankPolicy, IncomingTransfer, Webhook, is_payout_id
@@ -72,3 +72,18 @@ def policy_get() -> BankPolicy:
         },
     )
     return policy
+
+
+def incoming_transfers_after(*, after: str | None, limit: int) -> list[IncomingTransfer]:
+    """Incoming transfers received after the transfer AFTER (by time received, then id), oldest
+    first, with the webhooks that announced them. An unknown AFTER raises `NotFoundError`."""
+    transfers = IncomingTransfer.objects.select_related("webhook").order_by("created_at", "id")
+    if after:
+        try:
+            last = IncomingTransfer.objects.get(pk=after)
+        except IncomingTransfer.DoesNotExist:
+            raise NotFoundError(f"no incoming transfer {after!r} to list after") from None
+        transfers = transfers.filter(
+            Q(created_at__gt=last.created_at) | Q(created_at=last.created_at, id__gt=last.id)
+        )
+    return list(transfers[:limit])

@@ -32,7 +32,7 @@ urlpatterns: list[URLPattern] = [
     path("api/payouts/by-reference/<path:reference>", api.payout_by_reference, name="payout-by-reference"),
     path("api/payouts/<str:payout_id>/cancel", api.payout_cancel, name="payout-cancel"),
     path("api/payouts/<str:payout_id>", api.payout_detail, name="payout-detail"),
-    path("api/incoming-transfers", api.incoming_transfer_create, name="incoming-transfer-create"),
+    path("api/incoming-transfers", api.incoming_transfers_endpoint, name="incoming-transfers"),
     # Anything else under api/ answers in the bank's error envelope, not Django's HTML page.
     re_path(r"^api/", api.not_found, name="api-not-found"),
 ]

@@ -399,3 +399,14 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency}"
+
+
+class BankFeedCursor(models.Model):
+    """How far we have read one of the bank's lists (`name`): the cursor to ask for the next page."""
+
+    name = models.CharField(max_length=64, unique=True)
+    cursor = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.cursor or '(start)'}"

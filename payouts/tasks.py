@@ -8,7 +8,7 @@ import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
-from payouts.bank import reconciliation, submission
+from payouts.bank import incoming_sweep, reconciliation, submission
 from provider.errors import ProviderTransientError
 
 logger = structlog.get_logger(__name__)
@@ -70,3 +70,9 @@ def reconcile_payouts() -> None:
     dispatcher's: `payouts.dispatch`.)"""
     for payout_id in reconciliation.payouts_claim_for_sweep():
         reconcile_payout.delay(str(payout_id))
+
+
+@shared_task(acks_late=True)
+def sweep_incoming_transfers() -> None:
+    """Beat: record the incoming transfers whose webhooks never came, from the bank's list."""
+    incoming_sweep.incoming_transfers_sweep()

@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -15,9 +16,26 @@ from provider.errors import (
     ProviderRejectedError,
     ProviderTransientError,
 )
-from provider.types import BankPayout, PayoutSubmission
+from provider.events import IncomingTransfer
+from provider.types import BankPayout, PayoutSubmission, required_field
 
 USER_AGENT = "payout-service-bank-client/1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class ListedTransfer:
+    """An incoming transfer as the bank lists it: the operation that announced it, and the money."""
+
+    operation_id: str
+    transfer: IncomingTransfer
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingTransferPage:
+    transfers: list[ListedTransfer]
+    next_cursor: str | None  # where the next page starts (the last transfer listed); None: no change
+    has_more: bool
+
 
 # The bank's definite answers per call: (status, error code or None for any code) -> error. Only an
 # answer in the bank's own error envelope counts; anything else (a proxy's 404 page, a 409 we do not
@@ -84,6 +102,30 @@ class BankClient:
             return None
         return _expect(payout, reference=reference)
 
+    def list_incoming_transfers(self, *, after: str | None, limit: int = 100) -> IncomingTransferPage:
+        """Incoming transfers the bank received after the cursor AFTER (None: from the first),
+        oldest first, at most LIMIT, with the cursor to pass next and whether more follow."""
+        params = f"?limit={limit}" + (f"&after={quote(after, safe='')}" if after else "")
+        body = self._send("GET", f"/incoming-transfers{params}", answers={})
+        try:
+            items = body["data"]
+            next_cursor = body.get("next_cursor")
+            has_more = body["has_more"]
+            if not isinstance(items, list) or not (next_cursor is None or isinstance(next_cursor, str)):
+                raise TypeError("data must be a list, next_cursor a string or null")
+            if not isinstance(has_more, bool):
+                raise TypeError("has_more must be a boolean")
+            transfers = [
+                ListedTransfer(
+                    operation_id=required_field(item, "operation_id", str),
+                    transfer=IncomingTransfer.from_json(item),
+                )
+                for item in items
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProviderTransientError(f"malformed response: GET /incoming-transfers: {exc}") from exc
+        return IncomingTransferPage(transfers=transfers, next_cursor=next_cursor, has_more=has_more)
+
     def cancel_payout(self, bank_id: str) -> BankPayout:
         """Cancel a payout the bank has not executed yet; repeating it is safe.
 
@@ -118,6 +160,23 @@ class BankClient:
         idempotency_key: str | None = None,
         body: dict[str, Any] | None = None,
     ) -> BankPayout:
+        answer = self._send(method, path, answers=answers, idempotency_key=idempotency_key, body=body)
+        try:
+            return BankPayout.from_json(answer)
+        except ValueError as exc:
+            raise ProviderTransientError(f"malformed response: {method} {path}: {exc}") from exc
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        answers: _Answers,
+        idempotency_key: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Any:
+        """The bank's JSON answer to a successful call; its definite refusals as ANSWERS says, and
+        anything else (timeouts, 5xx, 429, a body that is not JSON) as `ProviderTransientError`."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         try:
             response = self._http.request(method, path, headers=headers, json=body)
@@ -129,8 +188,8 @@ class BankClient:
         where = f"{method} {path} -> {response.status_code}"
         if response.is_success:
             try:
-                return BankPayout.from_json(response.json())
-            except ValueError as exc:  # also a body that is not JSON (JSONDecodeError, UnicodeDecodeError)
+                return response.json()
+            except ValueError as exc:  # a body that is not JSON (JSONDecodeError, UnicodeDecodeError)
                 raise ProviderTransientError(f"malformed response: {where}: {exc}") from exc
 
         error = _error_envelope(response)

@@ -141,6 +141,10 @@ RECONCILE_BACKOFF_SECONDS = [
     int(step) for step in env_list("RECONCILE_BACKOFF_SECONDS", "10 30 60 300 1800 3600")
 ]
 RECONCILE_BATCH_SIZE = env_int("RECONCILE_BATCH_SIZE", 100)
+# The sweep of the bank's incoming transfers (what a lost webhook did not announce): how often, and
+# at most how many pages (100 transfers each) a sweep reads.
+INCOMING_SWEEP_INTERVAL_SECONDS = env_float("INCOMING_SWEEP_INTERVAL_SECONDS", 60.0)
+INCOMING_SWEEP_MAX_PAGES = env_int("INCOMING_SWEEP_MAX_PAGES", 10)
 # In flight this long after leaving `new`: flagged as stuck (never failed blindly).
 STUCK_AFTER_HOURS = env_float("STUCK_AFTER_HOURS", 24.0)
 # The dispatcher (`manage.py payouts_dispatch`) hands `new` payouts to the workers: it looks every
@@ -237,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-payouts": {
         "task": "payouts.tasks.reconcile_payouts",
         "schedule": RECONCILE_INTERVAL_SECONDS,
+    },
+    "sweep-incoming-transfers": {
+        "task": "payouts.tasks.sweep_incoming_transfers",
+        "schedule": INCOMING_SWEEP_INTERVAL_SECONDS,
     },
 }
 

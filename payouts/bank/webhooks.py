@@ -91,11 +91,15 @@ def _route(event: WebhookEvent) -> Handled:
     if isinstance(data, BankPayout):
         return _payout_event(event, data)
     if isinstance(data, IncomingTransfer):
-        return _incoming_transfer(event, data)
+        return incoming_transfer_apply(operation_id=event.operation_id, transfer=data)
     return Handled(WebhookOutcome.IGNORED)
 
 
-def _incoming_transfer(event: WebhookEvent, transfer: IncomingTransfer) -> Handled:
+def incoming_transfer_apply(*, operation_id: str, transfer: IncomingTransfer) -> Handled:
+    """Credit a transfer the bank reports (its webhook, or its list swept by
+    `payouts.bank.incoming_sweep`), once per operation: one already recorded is a no-op. A transfer
+    we cannot take as it is (an invalid INN, an unknown currency, an amount beyond what an amount
+    holds) is an anomaly, and nothing is credited."""
     try:
         payer_inn = normalize_inn(transfer.payer_inn)
     except ValueError:
@@ -112,14 +116,16 @@ def _incoming_transfer(event: WebhookEvent, transfer: IncomingTransfer) -> Handl
             anomaly=f"incoming transfer of {transfer.amount_minor} minor units: beyond what an amount holds",
         )
     amount = from_minor_units(transfer.amount_minor, transfer.currency)
-    incoming = incoming_transfer_receive(
-        operation_id=event.operation_id,
+    incoming, created = incoming_transfer_receive(
+        operation_id=operation_id,
         payer_inn=payer_inn,
         amount=amount,
         currency=transfer.currency,
         document_number=transfer.document_number,
         document_date=transfer.document_date,
     )
+    if not created:
+        return Handled(WebhookOutcome.NOOP)
     if incoming.organization is None:
         return Handled(WebhookOutcome.APPLIED, anomaly=f"parked: no organisation with INN {payer_inn}")
     return Handled(WebhookOutcome.APPLIED)

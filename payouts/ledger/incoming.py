@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import structlog
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payouts.errors import DomainError
@@ -29,10 +29,41 @@ def incoming_transfer_receive(
     currency: str,
     document_number: str,
     document_date: date,
-) -> IncomingTransfer:
+) -> tuple[IncomingTransfer, bool]:
     """Record an incoming transfer and credit the organisation with the payer's INN; with no such
-    organisation, park it as unmatched (nothing credited, nothing lost). Called once per bank
-    operation (the webhook's deduplication), and unique by operation id besides."""
+    organisation, park it as unmatched (nothing credited, nothing lost). Once per bank operation,
+    whoever brings it (the webhook, or the sweep of the bank's list): an operation already recorded
+    is returned as it is. Returns (transfer, created)."""
+    existing = IncomingTransfer.objects.filter(operation_id=operation_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return _record_and_credit(
+                operation_id=operation_id,
+                payer_inn=payer_inn,
+                amount=amount,
+                currency=currency,
+                document_number=document_number,
+                document_date=document_date,
+            ), True
+    except IntegrityError:
+        # The same operation, recorded meanwhile by the other route: its unique operation id.
+        existing = IncomingTransfer.objects.filter(operation_id=operation_id).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _record_and_credit(
+    *,
+    operation_id: str,
+    payer_inn: str,
+    amount: Decimal,
+    currency: str,
+    document_number: str,
+    document_date: date,
+) -> IncomingTransfer:
     organization = Organization.objects.filter(inn=payer_inn).first()
     incoming = IncomingTransfer.objects.create(
         operation_id=operation_id,

@@ -1,14 +1,17 @@
 """The whole money path with no mocks: API -> Celery worker -> bank over HTTP -> signed webhook back."""
 
+import httpx
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from fake_bank import webhooks as fake_bank_webhooks
 from fake_bank.models import BankPayout, WebhookAttempt
 from payouts import tasks
 from payouts.bank.adapter import bank_client
-from payouts.models import BankWebhookEvent, Payout, PayoutEvent, WebhookOutcome
-from tests.e2e.conftest import PLAIN_ACCOUNT, create, rub, status_becomes, wait_for
+from payouts.models import BankWebhookEvent, IncomingTransfer, Payout, PayoutEvent, WebhookOutcome
+from tests.e2e.conftest import DEMO_INN, PLAIN_ACCOUNT, create, rub, status_becomes, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -159,3 +162,36 @@ def test_cancel_after_the_bank_executed_is_409_and_the_payout_continues(e2e_api:
     assert response.json()["error"]["code"] == "cancel_refused"
     tasks.reconcile_payouts.delay()
     status_becomes(e2e_api, payout["id"], "paid")
+
+
+def test_an_incoming_transfer_whose_webhook_never_came_is_credited_by_the_sweep(
+    e2e_api: APIClient, money_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the bank receives money for the organisation, and its transfer.incoming webhook is lost
+    monkeypatch.setattr(fake_bank_webhooks, "webhook_delivery_queue", lambda **kwargs: None)
+    response = httpx.post(
+        f"{money_path}/fake-bank/api/incoming-transfers",
+        headers={"Authorization": f"Bearer {settings.FAKE_BANK_API_TOKEN}"},
+        json={
+            "payer_inn": DEMO_INN,
+            "amount": 25_000,
+            "currency": "RUB",
+            "document_number": "E2E-LOST",
+            "document_date": "2026-11-23",
+        },
+    )
+    assert response.status_code == 201, response.text
+    operation_id = response.json()["operation_id"]
+    assert not IncomingTransfer.objects.filter(operation_id=operation_id).exists()
+
+    # when the beat's sweep runs, twice
+    tasks.sweep_incoming_transfers.delay()
+    wait_for(
+        lambda: IncomingTransfer.objects.filter(operation_id=operation_id, status="credited").exists(),
+        what="the sweep to credit the transfer",
+    )
+    tasks.sweep_incoming_transfers.apply(throw=True)
+
+    # then it is credited once: 250.00 more than the funding
+    assert IncomingTransfer.objects.filter(operation_id=operation_id).count() == 1
+    assert rub(e2e_api)["posted"] == "10250.00"

@@ -132,3 +132,27 @@ def test_incoming_transfers_without_key_are_distinct(bank: BankApi) -> None:
     bank.post("/incoming-transfers", TRANSFER)
     assert IncomingTransfer.objects.count() == 2
     assert Webhook.objects.values("operation_id").distinct().count() == 2
+
+
+def test_the_bank_lists_incoming_transfers_after_a_cursor_oldest_first(bank: BankApi) -> None:
+    # given three transfers received one after another
+    ids = [
+        bank.post("/incoming-transfers", TRANSFER | {"document_number": f"D-{n}"}).json()["id"]
+        for n in range(3)
+    ]
+
+    first = bank.get("/incoming-transfers?limit=2").json()
+    rest = bank.get(f"/incoming-transfers?limit=2&after={first['next_cursor']}").json()
+    none_after = bank.get(f"/incoming-transfers?after={rest['next_cursor']}").json()
+
+    # then pages of two, oldest first, each transfer with the operation that announced it
+    assert [t["id"] for t in first["data"]] == ids[:2] and first["has_more"] is True
+    assert [t["id"] for t in rest["data"]] == ids[2:] and rest["has_more"] is False
+    assert rest["data"][0]["operation_id"] == IncomingTransfer.objects.get(pk=ids[2]).webhook.operation_id
+    assert none_after == {"data": [], "next_cursor": ids[2], "has_more": False}
+
+
+def test_listing_after_an_unknown_cursor_or_with_a_bad_limit_is_refused(bank: BankApi) -> None:
+    assert bank.get("/incoming-transfers?after=it_nope").status_code == 404
+    assert bank.get("/incoming-transfers?limit=0").status_code == 400
+    assert bank.get("/incoming-transfers?limit=x").status_code == 400

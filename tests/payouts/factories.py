@@ -19,7 +19,7 @@ VALID_ACCOUNT = {"name": "Ivan Petrov", "account_number": "40702810938000000001"
 
 def fund(organization: Organization, amount: Decimal | str, currency: str = "RUB") -> IncomingTransfer:
     """Credit an organisation the way the bank does: an incoming transfer."""
-    return incoming_transfer_receive(
+    transfer, _ = incoming_transfer_receive(
         operation_id=f"op_test_{uuid.uuid4().hex}",
         payer_inn=organization.inn,
         amount=Decimal(amount),
@@ -27,6 +27,7 @@ def fund(organization: Organization, amount: Decimal | str, currency: str = "RUB
         document_number="T-1",
         document_date=date(2026, 11, 1),
     )
+    return transfer
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
