@@ -330,7 +330,8 @@ def _payout_status_request(
     if status == PayoutStatus.CANCELED:
         _payout_cancel(payout=payout, actor=actor, reason=reason or "canceled on request")
         return
-    if payout.status in IN_FLIGHT_STATUSES:
+    seen = PayoutStatus(payout.status)
+    if seen in IN_FLIGHT_STATUSES:
         reason = _check_manual_settlement(payout=payout, status=status, reason=reason, settlement=settlement)
     payout_transition(
         payout_id=payout.pk,
@@ -339,6 +340,9 @@ def _payout_status_request(
         reason=reason,
         failure_code=failure_code or ("manual" if status == PayoutStatus.FAILED else ""),
         failure_reason=reason if status == PayoutStatus.FAILED else "",
+        # Decided on the status we saw: a payout the worker moved on meanwhile (a `new` one now with
+        # the bank) is refused under the lock, never settled without the checks above.
+        only_from=frozenset({seen}),
     )
 
 
@@ -367,14 +371,15 @@ def _check_manual_settlement(
         raise BankUnavailable(
             "The bank could not be asked whether it still has the payout; try again, or force.",
         ) from exc
-    if bank_payout is not None and bank_payout.status not in {
-        BankPayoutStatus.FAILED,
-        BankPayoutStatus.CANCELED,
-    }:
+    # Only the bank's own `failed` or `canceled` lets the funds go unforced. Unknown to the bank is
+    # not enough: our own submission (a worker's retry, the reconciler's resubmission) may be on its
+    # way to it.
+    bank_status = bank_payout.status if bank_payout is not None else "unknown"
+    if bank_status not in {BankPayoutStatus.FAILED, BankPayoutStatus.CANCELED}:
         raise BankDisagrees(
-            f"The bank reports this payout {bank_payout.status}: failing it would release funds the "
-            "bank may still pay. Force it with a reason if you are sure.",
-            details={"bank_status": bank_payout.status},
+            f"The bank reports this payout {bank_status}: failing it would release funds the bank may "
+            "still pay. Force it with a reason if you are sure.",
+            details={"bank_status": bank_status},
         )
     return reason
 
@@ -429,8 +434,11 @@ def _apply_cancel_answer(*, payout: Payout, bank_payout: BankPayout, actor: Acto
         logger.error("payout.cancel.bank_disagrees", payout_id=str(payout.pk), anomaly=str(exc))
         raise BankUnavailable("The bank's answer does not match this payout; an operator will look.") from exc
     if not canceled:
+        outcome = (
+            "paid it" if bank_payout.status == BankPayoutStatus.PAID else "failed it (its funds are released)"
+        )
         raise CancelRefusedByBank(
-            f"The bank has already executed this payout ({bank_payout.status}); it cannot be canceled.",
+            f"The bank has already {outcome}; the payout now says so and cannot be canceled.",
             details={"bank_status": bank_payout.status},
         )
 

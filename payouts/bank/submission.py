@@ -127,4 +127,11 @@ def _apply_bank_outcome(
             only_from=only_from,
         )
     except InvalidTransition as exc:
+        if to_status == PayoutStatus.SUBMITTED and exc.current in {
+            PayoutStatus.FAILED,
+            PayoutStatus.CANCELED,
+        }:
+            # The bank accepted a payout we hold as finished and released: it may pay it.
+            logger.error("payout.submit.accepted_after_release", current=exc.current)
+            return
         logger.info("payout.submit.result_superseded", current=exc.current, result=to_status)

@@ -151,8 +151,12 @@ def hold_refusal_raised(*, organization_id: int, amount: Decimal, currency: str)
         account = LedgerAccount.objects.filter(
             kind=AccountKind.ORGANIZATION, organization_id=organization_id, currency=currency
         ).first()
-        if side_missing and account is not None:  # not the organisation's side: a broken invariant
-            raise
+        if side_missing and account is not None:
+            # The account exists now but did not when the statement ran (a first credit committing
+            # meanwhile), or the settlement side is missing: either way nothing was written.
+            logger.error(
+                "ledger.hold_side_missing", column=getattr(diag, "column_name", ""), currency=currency
+            )
         can_spend = account.available if account is not None else Decimal(0)
         raise InsufficientFunds(
             "The organisation's available balance does not cover this payout.",

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from payouts import tasks
-from payouts.errors import AmountNotAllowed, CurrencyNotAllowed, InvalidField, StatusNotAllowed
+from payouts.errors import (
+    AmountNotAllowed,
+    CurrencyNotAllowed,
+    InvalidField,
+    InvalidTransition,
+    StatusNotAllowed,
+)
 from payouts.models import Actor, EntryKind, LedgerEntry, Organization, Payout, PayoutEvent, PayoutStatus
 from payouts.services import ManualSettlement, PayoutRequest, payout_create, payout_update
 from tests.payouts.factories import VALID_ACCOUNT, PayoutFactory, fund
@@ -233,3 +239,25 @@ def test_payout_update_operator_may_not_ask_for_a_status_of_the_money_path(
 
     payout.refresh_from_db()
     assert payout.status == S.NEW
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [S.FAILED, S.PAID])
+def test_a_settlement_decided_on_a_stale_new_payout_is_refused_once_the_worker_moved_it(
+    organization: Organization, status: PayoutStatus
+) -> None:
+    # given the operator's request read the payout `new`, and the worker has since taken it to the bank
+    payout = PayoutFactory(organization=organization, status=S.NEW)
+    Payout.objects.filter(pk=payout.pk).update(status=S.PROCESSING)
+
+    # then the move, decided without the in-flight checks, is refused under the lock
+    with pytest.raises(InvalidTransition):
+        payout_update(
+            payout=payout,
+            actor=Actor.OPERATOR,
+            status=status,
+            reason="by hand",
+            settlement=ManualSettlement(permitted=False),
+        )
+    assert Payout.objects.get(pk=payout.pk).status == S.PROCESSING
+    assert not LedgerEntry.objects.filter(payout=payout).exclude(kind=EntryKind.PENDING).exists()

@@ -221,3 +221,23 @@ def test_a_refusal_arriving_after_the_payout_moved_on_does_not_fail_it(bank_api:
     payout.refresh_from_db()
     assert payout.status == S.SUBMITTED
     assert statuses(payout)[-1] == ("processing", "submitted", "reconciler")
+
+
+@pytest.mark.django_db
+def test_the_bank_accepting_a_payout_we_released_is_an_error_for_an_operator(
+    bank_api: Any, caplog: Any
+) -> None:
+    # given an operator failed the payout (by force) while our submission was on its way
+    payout = PayoutFactory()
+
+    def accept_after_the_release(request: httpx.Request) -> httpx.Response:
+        payout_transition(payout_id=payout.pk, to_status=S.FAILED, actor=Actor.OPERATOR, reason="forced")
+        return httpx.Response(202, json=bank_payout_json(payout, bank_id="bp_1"))
+
+    bank_api.post("/payouts").mock(side_effect=accept_after_the_release)
+
+    run_task(payout)
+
+    payout.refresh_from_db()
+    assert payout.status == S.FAILED
+    assert [r.levelname for r in caplog.records if "accepted_after_release" in r.getMessage()] == ["ERROR"]

@@ -326,9 +326,10 @@ def test_patch_failed_is_refused_while_the_bank_still_has_the_payout(
 
 
 @pytest.mark.django_db
-def test_patch_failed_of_a_payout_the_bank_never_had_releases_it(
+def test_patch_failed_of_a_payout_unknown_to_the_bank_needs_a_force(
     settler_api: APIClient, bank_api: Any
 ) -> None:
+    # given the bank does not know the payout: our own submission may still be on its way to it
     payout = PayoutFactory(status=S.PROCESSING)
     bank_api.get(f"/payouts/by-reference/{payout.pk}").respond(
         404, json={"error": {"code": "not_found", "message": "no"}}
@@ -336,8 +337,10 @@ def test_patch_failed_of_a_payout_the_bank_never_had_releases_it(
 
     response = settler_api.patch(detail(payout), {"status": "failed", "reason": "never sent"}, format="json")
 
-    assert response.status_code == 200
-    assert response.json()["status"] == "failed"
+    assert response.status_code == 409
+    assert response.json()["error"]["details"] == {"bank_status": "unknown"}
+    payout.refresh_from_db()
+    assert payout.status == S.PROCESSING
 
 
 @pytest.mark.django_db
