@@ -8,6 +8,7 @@ recorded with the receiver's status code or the transport error.
 import json
 import logging
 import random
+from datetime import timedelta
 from functools import lru_cache
 
 import httpx
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from fake_bank.models import Webhook, WebhookAttempt
+from fake_bank.models import Webhook, WebhookAttempt, WebhookDeliveryDue
 from fake_bank.signing import signature_header
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,14 @@ def retry_delay_seconds(*, failed_attempt: int) -> float | None:
 def webhook_delivery_queue(
     *, webhook_id: int, delivery: int, attempt: int = 1, countdown: float = 0.0, tampered: bool = False
 ) -> None:
-    """Queue one delivery attempt after the current transaction commits."""
+    """Queue one delivery attempt after the current transaction commits, and record it as due (in
+    that transaction) so that the bank's sweep makes it if the task is lost."""
+    WebhookDeliveryDue.objects.get_or_create(
+        webhook_id=webhook_id,
+        delivery=delivery,
+        attempt=attempt,
+        defaults={"tampered": tampered, "due_at": timezone.now() + timedelta(seconds=countdown)},
+    )
     kwargs = {"webhook_id": webhook_id, "delivery": delivery, "attempt": attempt, "tampered": tampered}
     # Sent by name rather than through the task object: the task runs webhook_deliver, which queues
     # the next attempt from here, so importing fake_bank.tasks would make the two modules cyclic.
@@ -141,6 +149,7 @@ def _attempt_record(
             )
     except IntegrityError:
         return None  # a parallel run of the same attempt recorded it first
+    WebhookDeliveryDue.objects.filter(webhook=webhook, delivery=delivery, attempt=attempt).delete()
     if tampered:
         return recorded
     if recorded.succeeded:
@@ -153,3 +162,27 @@ def _attempt_record(
     else:
         webhook_delivery_queue(webhook_id=webhook.pk, delivery=delivery, attempt=attempt + 1, countdown=delay)
     return recorded
+
+
+def deliveries_overdue(*, older_than: timedelta, limit: int) -> int:
+    """Queue again the delivery attempts a lost task left behind: due more than OLDER_THAN ago and
+    never made. Each is due again OLDER_THAN from now, so that a sweep does not queue it twice while
+    its task waits in the queue. Returns how many were queued."""
+    now = timezone.now()
+    overdue = list(WebhookDeliveryDue.objects.filter(due_at__lte=now - older_than).order_by("due_at")[:limit])
+    for due in overdue:
+        logger.warning(
+            "fake bank webhook %s: attempt %s.%s was lost; queued again",
+            due.webhook_id,
+            due.delivery,
+            due.attempt,
+        )
+        WebhookDeliveryDue.objects.filter(pk=due.pk).update(due_at=now)
+        kwargs = {
+            "webhook_id": due.webhook_id,
+            "delivery": due.delivery,
+            "attempt": due.attempt,
+            "tampered": due.tampered,
+        }
+        current_app.send_task(DELIVER_WEBHOOK_TASK, kwargs=kwargs)
+    return len(overdue)

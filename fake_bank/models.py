@@ -62,6 +62,9 @@ class BankPayout(models.Model):
     failure_reason = models.CharField(max_length=500, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     executed_at = models.DateTimeField(null=True, blank=True)
+    # When the bank means to execute it (its policy's delay after acceptance); cleared once executed
+    # or when its outcome holds it for a person. The bank's sweep runs what a lost task left behind.
+    execute_at = models.DateTimeField(null=True, blank=True)
     # Set by a person: the next webhook about this payout is recorded as dropped and never sent.
     drop_next_webhook = models.BooleanField(default=False)
 
@@ -146,6 +149,26 @@ class Webhook(models.Model):
     @property
     def payload(self) -> Any:
         return json.loads(self.body)
+
+
+class WebhookDeliveryDue(models.Model):
+    """A delivery attempt the bank has queued and not yet made: written with its task, removed when
+    the attempt is recorded. The bank's sweep queues again the attempts a lost task left behind."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="due_attempts")
+    delivery = models.PositiveIntegerField()
+    attempt = models.PositiveIntegerField()
+    tampered = models.BooleanField(default=False)
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["webhook", "delivery", "attempt"], name="fake_bank_due_once"),
+        ]
+        indexes = [models.Index(fields=["due_at"], name="fake_bank_due_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook} delivery {self.delivery} attempt {self.attempt} at {self.due_at}"
 
 
 class WebhookAttempt(models.Model):

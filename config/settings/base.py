@@ -193,6 +193,10 @@ FAKE_BANK_EXECUTION_DELAY_SECONDS = env_float("FAKE_BANK_EXECUTION_DELAY_SECONDS
 FAKE_BANK_WEBHOOK_RETRY_SCALE = env_float("FAKE_BANK_WEBHOOK_RETRY_SCALE", 0.01)
 FAKE_BANK_WEBHOOK_TIMEOUT_SECONDS = env_float("FAKE_BANK_WEBHOOK_TIMEOUT_SECONDS", 5.0)
 FAKE_BANK_DEFAULT_OUTCOME = env_str("FAKE_BANK_DEFAULT_OUTCOME", "paid")
+# The simulator's own sweep (beat): an execution or a delivery attempt due this long ago and not
+# done (its task was lost with the broker) is run again.
+FAKE_BANK_SWEEP_INTERVAL_SECONDS = env_float("FAKE_BANK_SWEEP_INTERVAL_SECONDS", 10.0)
+FAKE_BANK_SWEEP_GRACE_SECONDS = env_float("FAKE_BANK_SWEEP_GRACE_SECONDS", 30.0)
 if FAKE_BANK_ENABLED:
     INSTALLED_APPS.append("fake_bank")
 
@@ -247,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": INCOMING_SWEEP_INTERVAL_SECONDS,
     },
 }
+if FAKE_BANK_ENABLED:
+    CELERY_BEAT_SCHEDULE["fake-bank-sweep"] = {
+        "task": "fake_bank.tasks.sweep",
+        "schedule": FAKE_BANK_SWEEP_INTERVAL_SECONDS,
+    }
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
