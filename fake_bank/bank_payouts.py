@@ -9,12 +9,12 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from stdnum import iban as stdnum_iban
 
 from fake_bank.currencies import SUPPORTED_CURRENCIES
+from fake_bank.delivery import publish_or_leave_to_sweep
 from fake_bank.errors import (
     DuplicateReferenceError,
     InvalidRequestError,
@@ -275,9 +275,8 @@ def executions_overdue(*, older_than: timedelta, limit: int) -> int:
 
 def _queue_execution(payout_id: str, *, countdown: float) -> None:
     # Sent by name rather than through the task object: the task runs bank_payout_execute, so
-    # importing fake_bank.tasks here would make the two modules import each other.
+    # importing fake_bank.tasks here would make the two modules import each other. A broker that
+    # cannot take it loses nothing: `execute_at` is stored, and the bank's sweep runs it.
     transaction.on_commit(
-        lambda: current_app.send_task(
-            EXECUTE_PAYOUT_TASK, kwargs={"payout_id": payout_id}, countdown=countdown
-        )
+        lambda: publish_or_leave_to_sweep(EXECUTE_PAYOUT_TASK, {"payout_id": payout_id}, countdown)
     )

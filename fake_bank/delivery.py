@@ -55,9 +55,16 @@ def webhook_delivery_queue(
     kwargs = {"webhook_id": webhook_id, "delivery": delivery, "attempt": attempt, "tampered": tampered}
     # Sent by name rather than through the task object: the task runs webhook_deliver, which queues
     # the next attempt from here, so importing fake_bank.tasks would make the two modules cyclic.
-    transaction.on_commit(
-        lambda: current_app.send_task(DELIVER_WEBHOOK_TASK, kwargs=kwargs, countdown=countdown)
-    )
+    transaction.on_commit(lambda: publish_or_leave_to_sweep(DELIVER_WEBHOOK_TASK, kwargs, countdown))
+
+
+def publish_or_leave_to_sweep(task_name: str, kwargs: dict[str, object], countdown: float = 0.0) -> None:
+    """Queue a bank task; a broker that cannot take it is logged, and the bank's sweep runs the task
+    from its tables instead (so a Redis outage never fails the bank's API)."""
+    try:
+        current_app.send_task(task_name, kwargs=kwargs, countdown=countdown)
+    except Exception:  # the broker's errors are kombu's and redis's, several families
+        logger.exception("fake bank: could not queue %s %s; the sweep will run it", task_name, kwargs)
 
 
 def webhook_deliver(

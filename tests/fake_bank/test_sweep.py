@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import respx
 import time_machine
+from celery import current_app
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from fake_bank.models import BankPayout, BankPayoutStatus, Webhook, WebhookDeliveryDue
 from fake_bank.tasks import sweep
@@ -78,3 +80,25 @@ def test_a_payout_held_for_a_person_is_not_run_again_by_every_sweep(
     assert BankPayout.objects.get().execute_at is None
     run_sweep_after(31, task_queue)
     assert task_queue.queued == []
+
+
+def test_with_the_broker_down_the_banks_api_still_accepts_and_the_sweep_executes_later(
+    bank: BankApi, task_queue: TaskQueue, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    # given a broker that refuses every publish
+    settings.FAKE_BANK_SWEEP_GRACE_SECONDS = 30
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+
+    # when a payout is submitted: accepted all the same, its execution stored
+    response = bank.submit()
+    assert response.status_code == 202
+    assert BankPayout.objects.get().execute_at is not None
+
+    # then once the broker is back, the sweep runs it
+    monkeypatch.setattr(current_app, "send_task", task_queue.record)
+    run_sweep_after(31, task_queue)
+    assert BankPayout.objects.get().status == BankPayoutStatus.PAID
