@@ -8,6 +8,7 @@ recorded with the receiver's status code or the transport error.
 import json
 import logging
 import random
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
 
@@ -58,11 +59,11 @@ def webhook_delivery_queue(
     transaction.on_commit(lambda: publish_or_leave_to_sweep(DELIVER_WEBHOOK_TASK, kwargs, countdown))
 
 
-def publish_or_leave_to_sweep(task_name: str, kwargs: dict[str, object], countdown: float = 0.0) -> None:
+def publish_or_leave_to_sweep(task_name: str, kwargs: Mapping[str, object], countdown: float = 0.0) -> None:
     """Queue a bank task; a broker that cannot take it is logged, and the bank's sweep runs the task
     from its tables instead (so a Redis outage never fails the bank's API)."""
     try:
-        current_app.send_task(task_name, kwargs=kwargs, countdown=countdown)
+        current_app.send_task(task_name, kwargs=dict(kwargs), countdown=countdown)
     except Exception:  # the broker's errors are kombu's and redis's, several families
         logger.exception("fake bank: could not queue %s %s; the sweep will run it", task_name, kwargs)
 
