@@ -169,22 +169,10 @@ def celery_worker(
         "-l",
         "INFO",
     ]
-    start = log.stat().st_size if log.exists() else 0
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while b" ready." not in log.read_bytes()[start:]:
-            if process.poll() is not None:
-                raise RuntimeError(f"celery worker {name} exited with {process.returncode}; see {log}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"celery worker {name} not ready in {READY_TIMEOUT_SECONDS}s; see {log}")
-            time.sleep(0.2)
-        yield Started(name=name, pgid=process.pid)
-    finally:
-        _stop(process, whole_group=False)
+    with _started_when_logged(
+        command, env=env, log=log, marker=b" ready.", what=f"celery worker {name}"
+    ) as pid:
+        yield Started(name=name, pgid=pid)
 
 
 @contextmanager
@@ -192,6 +180,18 @@ def dispatcher(*, env: dict[str, str], log: Path, python: str) -> Iterator[Start
     """`manage.py payouts_dispatch` as the Procfile runs it; ready when it logs its start. Stopped with
     SIGTERM (it finishes its poll and exits)."""
     command = [python, "manage.py", "payouts_dispatch"]
+    with _started_when_logged(
+        command, env=env, log=log, marker=b"dispatcher.started", what="the dispatcher"
+    ) as pid:
+        yield Started(name="dispatcher", pgid=pid)
+
+
+@contextmanager
+def _started_when_logged(
+    command: list[str], *, env: dict[str, str], log: Path, marker: bytes, what: str
+) -> Iterator[int]:
+    """Start COMMAND in a session of its own, its output appended to LOG; ready once MARKER shows in
+    what it logged. Stopped with SIGTERM to the main process (a warm shutdown)."""
     start = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603
@@ -199,12 +199,12 @@ def dispatcher(*, env: dict[str, str], log: Path, python: str) -> Iterator[Start
         )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while b"dispatcher.started" not in log.read_bytes()[start:]:
+        while marker not in log.read_bytes()[start:]:
             if process.poll() is not None:
-                raise RuntimeError(f"the dispatcher exited with {process.returncode}; see {log}")
+                raise RuntimeError(f"{what} exited with {process.returncode}; see {log}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the dispatcher not ready in {READY_TIMEOUT_SECONDS}s; see {log}")
+                raise RuntimeError(f"{what} not ready in {READY_TIMEOUT_SECONDS}s; see {log}")
             time.sleep(0.2)
-        yield Started(name="dispatcher", pgid=process.pid)
+        yield process.pid
     finally:
         _stop(process, whole_group=False)

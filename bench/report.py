@@ -82,6 +82,8 @@ def _met(met: bool) -> str:
 def _targets(ctx: "Context") -> list[str]:
     """The targets that the API scenarios are held to, each with its figure from this run; a target
     not met says so (why: docs/design.md, "Speed")."""
+    if not ctx.phases:
+        return []
     small, large = ctx.phases[0], ctx.phases[-1]
     lines = ["## Targets", ""]
 
