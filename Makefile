@@ -8,7 +8,7 @@ PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
 .PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker beat test check lint format \
-        typecheck imports docker-lint schema screenshots ledger-check bench bench-smoke clean
+        typecheck imports docker-lint schema screenshots ledger-check bench bench-smoke chaos chaos-short clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -89,7 +89,7 @@ docker-lint: install  ## Validate Dockerfile and docker-compose.yml without an e
 schema: install  ## Validate the OpenAPI schema.
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-check: lint typecheck imports docker-lint schema test  ## Everything CI runs, in CI's order.
+check: lint typecheck imports docker-lint schema test chaos-short  ## Everything CI runs, in CI's order.
 
 ledger-check: install  ## Verify the ledger's invariants against the development database.
 	$(PY) manage.py ledger_check
@@ -102,6 +102,12 @@ bench: install services  ## Load-test the API against a bare Django ceiling; wri
 
 bench-smoke: install services  ## The same at toy sizes and 3-second rounds (~30 s); output under var/bench/.
 	$(PY) -m bench --smoke
+
+chaos: install services  ## Faults on a stack of its own: 500 payouts, worker kills, Redis and the bank down (~5 min).
+	$(PY) -m chaos
+
+chaos-short: install services  ## The chaos run scaled down (100 payouts, short faults; ~1.5 min); CI runs it.
+	$(PY) -m chaos --short
 
 clean:  ## Remove the virtualenv, caches and generated files.
 	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache var staticfiles
