@@ -253,32 +253,48 @@ def _faults(
         done.append(f"{time.monotonic() - start:6.1f}s {what}")
         _say(what)
 
-    kill_points = [0.1, 0.5, 0.85][: plan.kills]
-    events: list[tuple[float, Callable[[], None]]] = [
-        *(
-            (point, lambda: (_kill_worker(worker_pgid), note("SIGKILL the payouts worker")))
-            for point in kill_points
-        ),
-    ]
-    events.sort(key=lambda e: e[0])
+    def kill_worker() -> None:
+        _kill_worker(worker_pgid)
+        note("SIGKILL the payouts worker")
+
+    def redis_off() -> None:
+        redis(False)
+        outcome.redis_down = True
+        note("Redis stopped")
+
+    def redis_on() -> None:
+        redis(True)
+        outcome.redis_down = False
+        note("Redis started again, empty")
+
+    def bank_off() -> None:
+        bank_web(False)
+        note("the bank's API down")
+
+    def bank_on() -> None:
+        bank_web(True)
+        note("the bank's API back")
+
+    def bank_failing() -> None:
+        set_outcome("failed")
+        note("the bank fails every payout")
+
+    def bank_paying() -> None:
+        set_outcome("paid")
+        note("the bank pays again")
+
+    # When each fault starts and ends, as fractions of the load's length.
     schedule: list[tuple[float, Callable[[], None]]] = sorted(
         [
-            *events,
-            (0.2, lambda: (redis(False), setattr(outcome, "redis_down", True), note("Redis stopped"))),
-            (
-                0.2 + plan.redis_down / length,
-                lambda: (
-                    redis(True),
-                    setattr(outcome, "redis_down", False),
-                    note("Redis started again, empty"),
-                ),
-            ),
-            (0.55, lambda: (bank_web(False), note("the bank's API down"))),
-            (0.55 + plan.bank_down / length, lambda: (bank_web(True), note("the bank's API back"))),
-            (0.7, lambda: (set_outcome("failed"), note("the bank fails every payout"))),
-            (0.7 + plan.bank_failing / length, lambda: (set_outcome("paid"), note("the bank pays again"))),
+            *((point, kill_worker) for point in [0.1, 0.5, 0.85][: plan.kills]),
+            (0.2, redis_off),
+            (0.2 + plan.redis_down / length, redis_on),
+            (0.55, bank_off),
+            (0.55 + plan.bank_down / length, bank_on),
+            (0.7, bank_failing),
+            (0.7 + plan.bank_failing / length, bank_paying),
         ],
-        key=lambda e: e[0],
+        key=lambda step: step[0],
     )
     for fraction, action in schedule:
         at(fraction)
@@ -363,11 +379,13 @@ def _checks(outcome: Outcome, inn: str, env: dict[str, str]) -> list[tuple[str, 
         " JOIN payouts_organization o ON o.id = p.organization_id WHERE o.inn = %s AND p.status = 'paid'",
         [inn],
     )
-    posted, pending = psycopg.connect(DATABASE_URL).execute(
-        """SELECT a.credits_posted - a.debits_posted, a.debits_pending FROM payouts_ledgeraccount a
-           JOIN payouts_organization o ON o.id = a.organization_id WHERE o.inn = %s AND a.currency = 'RUB'""",
-        [inn],
-    ).fetchone() or (None, None)
+    with psycopg.connect(DATABASE_URL) as conn:
+        posted, pending = conn.execute(
+            """SELECT a.credits_posted - a.debits_posted, a.debits_pending FROM payouts_ledgeraccount a
+               JOIN payouts_organization o ON o.id = a.organization_id
+               WHERE o.inn = %s AND a.currency = 'RUB'""",
+            [inn],
+        ).fetchone() or (None, None)
     checks.append(("balance = incoming - paid", f"{posted} = {incoming} - {paid}", posted == incoming - paid))
     checks.append(("pending = in flight (none left)", str(pending), pending == 0))
     server_errors = sum(n for status, n in outcome.statuses.items() if status >= 500)
