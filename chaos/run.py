@@ -440,31 +440,24 @@ def run(plan: Plan) -> bool:
         )
         _set_bank_outcome("paid")
 
-        web = stack.enter_context(
-            gunicorn(
+        def web_app(name: str, port: int) -> Any:
+            log = WORK_DIR / f"{name}.log"
+            return gunicorn(
                 wsgi_app="config.wsgi:application",
                 env=env,
                 ready_path="/health/live",
-                log=WORK_DIR / "web.log",
+                log=log,
                 python=PYTHON,
-                port=web_port,
+                port=port,
             )
-        )
+
+        web = stack.enter_context(web_app("web", web_port))
         bank_stack = ExitStack()
         stack.callback(bank_stack.close)
 
         def bank_web(up: bool) -> None:
             if up:
-                bank_stack.enter_context(
-                    gunicorn(
-                        wsgi_app="config.wsgi:application",
-                        env=env,
-                        ready_path="/health/live",
-                        log=WORK_DIR / "bank-web.log",
-                        python=PYTHON,
-                        port=bank_port,
-                    )
-                )
+                bank_stack.enter_context(web_app("bank-web", bank_port))
             else:
                 bank_stack.close()
 
