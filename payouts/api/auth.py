@@ -51,6 +51,8 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         key = key.strip()
         if not key:
             raise exceptions.AuthenticationFailed("The Api-Key header has no key.")
+        if not key.isascii() or not key.isprintable():
+            raise exceptions.AuthenticationFailed("An API key is printable ASCII.")
         api_key = _verified_key(key)
         return OrganizationCaller(organization=api_key.organization), api_key
 

@@ -19,7 +19,9 @@ from payouts.recipients import normalize_iban, validate_bic, validate_ru_account
 from payouts.selectors import EVENT_FIELDS, PAYOUT_FIELDS
 from payouts.services import PayoutRequest
 
-_DECIMAL_STRING = re.compile(r"^\d+(\.\d+)?$")
+# ASCII digits only (`\d` would take Arabic-Indic digits for 10), the whole string (`$` would
+# allow a trailing newline).
+_DECIMAL_STRING = re.compile(r"[0-9]+(\.[0-9]+)?")
 IMMUTABLE_FIELDS = ("amount", "currency", "recipient")
 
 
@@ -35,7 +37,7 @@ class AmountField(serializers.Field[Decimal, Any, str, Any]):
             )
         if isinstance(data, int):
             data = str(data)
-        if not isinstance(data, str) or not _DECIMAL_STRING.match(data):
+        if not isinstance(data, str) or not _DECIMAL_STRING.fullmatch(data):
             raise serializers.ValidationError('Enter the amount as a decimal string such as "100.50".')
         try:
             return Decimal(data)
@@ -44,6 +46,21 @@ class AmountField(serializers.Field[Decimal, Any, str, Any]):
 
     def to_representation(self, value: Decimal) -> str:
         return str(value)
+
+
+class TextField(serializers.CharField):
+    """A JSON string, and nothing DRF's CharField would coerce into one (a number, a boolean), of
+    printable characters only (no NUL, no control or escape characters, no line breaks)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Send a JSON string.")
+        if not data.isprintable():
+            raise serializers.ValidationError(
+                "Only printable characters are allowed (no control characters)."
+            )
+        value: str = super().to_internal_value(data)
+        return value
 
 
 class StrictSerializer(serializers.Serializer[Any]):
@@ -58,10 +75,10 @@ class StrictSerializer(serializers.Serializer[Any]):
 
 
 class RecipientSerializer(StrictSerializer):
-    name = serializers.CharField(min_length=1, max_length=140, trim_whitespace=True)
-    account_number = serializers.CharField(required=False, help_text="20 digits; requires `bic`.")
-    bic = serializers.CharField(required=False, help_text="9-digit Bank of Russia BIC.")
-    iban = serializers.CharField(required=False, help_text="An IBAN, instead of account_number + bic.")
+    name = TextField(min_length=1, max_length=140, trim_whitespace=True)
+    account_number = TextField(required=False, help_text="20 digits; requires `bic`.")
+    bic = TextField(required=False, help_text="9-digit Bank of Russia BIC.")
+    iban = TextField(required=False, help_text="An IBAN, instead of account_number + bic.")
 
     def validate_name(self, value: str) -> str:
         if not value.isprintable():
@@ -96,9 +113,9 @@ class RecipientSerializer(StrictSerializer):
 
 class PayoutCreateSerializer(StrictSerializer):
     amount = AmountField(help_text='Decimal string, e.g. "100.50" (or a JSON integer).')
-    currency = serializers.CharField(help_text="ISO 4217 code from the configured set.")
+    currency = TextField(help_text="ISO 4217 code from the configured set.")
     recipient = RecipientSerializer()
-    description = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    description = TextField(required=False, allow_blank=True, max_length=500, default="")
 
     def to_request(self) -> PayoutRequest:
         data = self.validated_data
@@ -116,9 +133,9 @@ class PayoutUpdateSerializer(StrictSerializer):
         required=False,
         help_text="Clients may ask for `canceled`; operators also for `paid` or `failed`.",
     )
-    description = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-    failure_code = serializers.CharField(required=False, max_length=64, help_text="Operators, with `failed`.")
+    description = TextField(required=False, allow_blank=True, max_length=500)
+    reason = TextField(required=False, allow_blank=True, max_length=500, default="")
+    failure_code = TextField(required=False, max_length=64, help_text="Operators, with `failed`.")
     force = serializers.BooleanField(
         required=False,
         default=False,
