@@ -18,5 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
 if settings.FAKE_BANK_ENABLED:
     urlpatterns.append(path("fake-bank/", include("fake_bank.urls")))
 
+handler400 = "payouts.api.errors.bad_request_view"
+handler403 = "payouts.api.errors.permission_denied_view"
 handler404 = "payouts.api.errors.not_found_view"
 handler500 = "payouts.api.errors.server_error_view"

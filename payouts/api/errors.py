@@ -6,7 +6,8 @@ from typing import Any
 
 import structlog
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,12 +65,36 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
-def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(envelope("not_found", "Not found."), status=404)
+# Django's own error views (handler400, 403, 404, 500): the envelope under /api/, Django's pages
+# elsewhere (the admin, the simulator's page).
 
 
-def server_error_view(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(envelope("internal_error", "Something went wrong on our side."), status=500)
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request_view(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(envelope("bad_request", "The request could not be read."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied_view(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(envelope("permission_denied", "Not allowed."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(envelope("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error_view(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(envelope("internal_error", "Something went wrong on our side."), status=500)
+    return defaults.server_error(request)
 
 
 class ErrorDetailSerializer(serializers.Serializer[Any]):

@@ -140,3 +140,30 @@ def test_patch_with_a_control_character_in_the_reason_is_400(operator_api: APICl
     assert_envelope(response, 400, "validation_error")
     payout.refresh_from_db()
     assert payout.status == "new"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/payouts/not-a-uuid/", "/api/nothing/here", "/api/payouts/1/events/"])
+def test_under_api_a_path_that_does_not_exist_is_the_envelopes_404_in_development_too(
+    api: APIClient, settings: Any, path: str
+) -> None:
+    settings.DEBUG = True  # where Django would answer with its HTML page
+
+    assert_envelope(api.get(path), 404, "not_found")
+
+
+@pytest.mark.django_db
+def test_under_api_a_bad_host_is_the_envelopes_400_and_elsewhere_djangos_page(api: APIClient) -> None:
+    assert_envelope(api.get(URL, HTTP_HOST="evil.example"), 400, "bad_request")
+
+    page = api.get("/admin/login/", HTTP_HOST="evil.example")
+    assert page.status_code == 400
+    assert not page["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_outside_api_a_missing_page_keeps_djangos_html(client: Any) -> None:
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
