@@ -167,3 +167,13 @@ def test_outside_api_a_missing_page_keeps_djangos_html(client: Any) -> None:
 
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_upload_limit_is_413_in_the_envelope(api: APIClient, settings: Any) -> None:
+    body = '{"description": "' + "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + '"}'
+
+    error = assert_envelope(post_raw(api, body), 413, "payload_too_large")
+
+    assert error["details"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+    assert not Payout.objects.exists()
