@@ -1,3 +1,4 @@
+from datetime import UTC
 from typing import Any
 
 import django_filters
@@ -9,6 +10,17 @@ from rest_framework.views import APIView
 from payouts.models import Payout, PayoutStatus
 
 
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC: Python accepts offsets up to 24 hours, PostgreSQL only
+    up to 15:59, so `+16:00` would otherwise reach the database and fail there."""
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value is not None:
+            value = value.astimezone(UTC)
+        filtered: QuerySet[Any] = super().filter(qs, value)
+        return filtered
+
+
 class PayoutFilter(django_filters.FilterSet):
     """`?status=paid&status=failed&currency=RUB&created_after=...&amount_min=10`"""
 
@@ -16,8 +28,8 @@ class PayoutFilter(django_filters.FilterSet):
     # the list a SELECT DISTINCT over every column.
     status = django_filters.MultipleChoiceFilter(choices=PayoutStatus.choices, distinct=False)
     currency = django_filters.CharFilter(field_name="currency")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
     amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
 

@@ -177,3 +177,16 @@ def test_a_body_over_the_upload_limit_is_413_in_the_envelope(api: APIClient, set
 
     assert error["details"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
     assert not Payout.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("offset", ["+16:00", "-23:59", "+23:59"])
+def test_a_date_filter_with_an_offset_postgresql_cannot_hold_is_compared_in_utc(
+    api: APIClient, organization: Organization, offset: str
+) -> None:
+    payout = PayoutFactory(organization=organization)
+
+    response = api.get(URL, {"created_after": f"2000-01-01T00:00:00{offset}"})
+
+    assert response.status_code == 200, response.content
+    assert [item["id"] for item in response.json()["results"]] == [str(payout.pk)]
