@@ -160,7 +160,8 @@ WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
 
 # --- The bank --------------------------------------------------------------------------------
 BANK_API_URL = env_str("BANK_API_URL", "http://127.0.0.1:8000/fake-bank/api")
-BANK_API_TOKEN = env_str("BANK_API_TOKEN", "dev-bank-token")
+DEV_BANK_API_TOKEN = "dev-bank-token"  # published in this repository: development only
+BANK_API_TOKEN = env_str("BANK_API_TOKEN", DEV_BANK_API_TOKEN)
 BANK_CONNECT_TIMEOUT = env_float("BANK_CONNECT_TIMEOUT", 3.0)
 BANK_READ_TIMEOUT = env_float("BANK_READ_TIMEOUT", 10.0)
 BANK_SUBMIT_MAX_RETRIES = env_int("BANK_SUBMIT_MAX_RETRIES", 8)
@@ -185,7 +186,9 @@ _DEV_KEYS = _dev_webhook_keys()
 BANK_WEBHOOK_PUBLIC_KEYS = env_list("BANK_WEBHOOK_PUBLIC_KEYS") or _DEV_KEYS.get("public", [])
 
 # --- The simulated bank ----------------------------------------------------------------------
-FAKE_BANK_ENABLED = env_bool("FAKE_BANK_ENABLED", ENVIRONMENT != "production")
+# The simulator mints money (its incoming transfers credit any INN): on by default only in development
+# and tests; anywhere else only when asked for, and production refuses its default token.
+FAKE_BANK_ENABLED = env_bool("FAKE_BANK_ENABLED", ENVIRONMENT in {"development", "test"})
 FAKE_BANK_API_TOKEN = env_str("FAKE_BANK_API_TOKEN", BANK_API_TOKEN)
 FAKE_BANK_WEBHOOK_URL = env_str("FAKE_BANK_WEBHOOK_URL", "http://127.0.0.1:8000/api/webhooks/bank/")
 FAKE_BANK_SIGNING_KEYS = env_list("FAKE_BANK_SIGNING_KEYS") or _DEV_KEYS.get("private", [])

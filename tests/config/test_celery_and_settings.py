@@ -49,11 +49,41 @@ def test_each_task_starts_with_a_fresh_log_context() -> None:
         ({"SECRET_KEY": "s", "DEBUG": "true", "ALLOWED_HOSTS": "example.com"}, "DEBUG"),
         ({"SECRET_KEY": "s", "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
         ({"SECRET_KEY": "s", "ALLOWED_HOSTS": "example.com"}, "BANK_API_TOKEN"),
+        ({"SECRET_KEY": "s", "ALLOWED_HOSTS": "example.com", "FAKE_BANK_ENABLED": "true"}, "BANK_API_TOKEN"),
+        (
+            {"SECRET_KEY": "s", "ALLOWED_HOSTS": "example.com", "BANK_API_TOKEN": "dev-bank-token"},
+            "BANK_API_TOKEN",
+        ),
+        (
+            {
+                "SECRET_KEY": "s",
+                "ALLOWED_HOSTS": "example.com",
+                "BANK_API_TOKEN": "bank-secret",
+                "FAKE_BANK_ENABLED": "true",
+                "FAKE_BANK_API_TOKEN": "dev-bank-token",
+            },
+            "FAKE_BANK_ENABLED in production",
+        ),
     ],
-    ids=["no-secret", "debug-on", "no-hosts", "no-bank-token"],
+    ids=[
+        "no-secret",
+        "debug-on",
+        "no-hosts",
+        "no-bank-token",
+        "simulator-without-a-token",
+        "the-development-token",
+        "simulator-with-the-development-token",
+    ],
 )
 def test_production_settings_refuse_to_start_when_unsafe(env: dict[str, str], message: str) -> None:
-    unsafe = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "BANK_API_TOKEN", "FAKE_BANK_ENABLED"}
+    unsafe = {
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "BANK_API_TOKEN",
+        "FAKE_BANK_ENABLED",
+        "FAKE_BANK_API_TOKEN",
+    }
     clean = {k: v for k, v in os.environ.items() if k not in unsafe}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -114,3 +144,28 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(settings: Any)
     finally:
         connection.settings_dict["CONN_MAX_AGE"] = 0
         connection.close()
+
+
+SHOW_SIMULATOR = (
+    "import django; django.setup(); from django.conf import settings as s; print(s.FAKE_BANK_ENABLED)"
+)
+
+
+@pytest.mark.parametrize(
+    ("environment", "mounted"), [("development", "True"), ("test", "True"), ("staging", "False")]
+)
+def test_the_simulator_mounts_by_default_only_in_development_and_test(environment: str, mounted: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"FAKE_BANK_ENABLED", "ENVIRONMENT"}}
+    result = subprocess.run(  # noqa: S603 (our interpreter and a constant script)
+        [
+            sys.executable,
+            "-c",
+            SHOW_SIMULATOR,
+        ],
+        env={**env, "ENVIRONMENT": environment, "DJANGO_SETTINGS_MODULE": "config.settings.base"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == mounted
