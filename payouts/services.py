@@ -9,12 +9,13 @@ import json
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
+from functools import cache, lru_cache
 from typing import Any, cast
 
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_apply
@@ -176,16 +177,7 @@ SELECT id FROM event
 def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
     """Write the payout, its event and its hold (`_CREATE_SQL`); False, and nothing written, when the
     payout's idempotency key is taken. Sets the instances' primary keys and timestamps as written."""
-    payout_columns, payout_values, payout_params = _insert_parts(payout)
-    event.created_at = payout.created_at
-    event_columns, event_values, event_params = _insert_parts(event)
-    sql = _CREATE_SQL.format(
-        payout_columns=payout_columns,
-        payout_values=payout_values,
-        event_columns=event_columns,
-        event_values=event_values,
-        hold_ctes=entries.HOLD_CTES,
-    )
+    params = [*_insert_params(payout), *_insert_params(event)]
     # Inside a caller's transaction (a test's, a batch's) a refused statement must not abort it: a
     # savepoint. Outside one, the statement commits by itself.
     in_transaction = connection.in_atomic_block
@@ -196,7 +188,7 @@ def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
         transaction.atomic() if in_transaction else nullcontext(),
         connection.cursor() as cursor,
     ):
-        cursor.execute(sql, [*payout_params, *event_params])
+        cursor.execute(_create_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return False
@@ -206,20 +198,36 @@ def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
     return True
 
 
-def _insert_parts(instance: Model) -> tuple[str, str, list[Any]]:
-    """The column list, placeholders and parameters that insert INSTANCE as the ORM would (defaults
-    and `auto_now` applied to the instance; an unset automatic primary key left to the database)."""
-    fields = [
-        field
-        for field in instance._meta.concrete_fields
-        if not (
-            field.primary_key and field.get_default() is None and getattr(instance, field.attname) is None
-        )
+@lru_cache(maxsize=1)
+def _create_sql() -> str:
+    """`_CREATE_SQL` with the payout's and the event's columns, built once per process."""
+    payout_fields, event_fields = _insert_fields(Payout), _insert_fields(PayoutEvent)
+    return _CREATE_SQL.format(
+        payout_columns=_columns(payout_fields),
+        payout_values=", ".join(["%s"] * len(payout_fields)),
+        event_columns=_columns(event_fields),
+        event_values=", ".join(["%s"] * len(event_fields)),
+        hold_ctes=entries.HOLD_CTES,
+    )
+
+
+@cache
+def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The columns the ORM would insert for MODEL: all but an automatic primary key (the database's)."""
+    return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
+
+
+def _columns(fields: list[Field[Any, Any]]) -> str:
+    return ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
+
+
+def _insert_params(instance: Model) -> list[Any]:
+    """INSTANCE's values for `_insert_fields`, as the ORM would save them (defaults and `auto_now`
+    applied to the instance)."""
+    return [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in _insert_fields(type(instance))
     ]
-    columns = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    return columns, values, params
 
 
 def _payout_for_key(*, organization: Organization, idempotency_key: str) -> Payout | None:
