@@ -74,7 +74,10 @@ class StrictJSONParser(JSONParser):
             text = stream.read().decode(encoding)
         except UnicodeDecodeError as exc:
             raise exceptions.ParseError("The body is not valid UTF-8.") from exc
-        if _depth(text) > MAX_DEPTH:
+        # The character scan only when there are enough brackets to nest that deep (counted in C):
+        # an ordinary body costs two counts, not a Python loop over every character.
+        brackets = text.count("[") + text.count("{")
+        if brackets > MAX_DEPTH and _depth(text) > MAX_DEPTH:
             raise exceptions.ParseError(f"JSON nested deeper than {MAX_DEPTH} levels is not accepted.")
         try:
             return json.loads(text, object_pairs_hook=_object, parse_constant=_not_a_number)
