@@ -191,6 +191,25 @@ def _kept_running(name: str, env: dict[str, str], *args: str) -> Iterator[int]:
             process.wait()
 
 
+def _celery_worker(queue: str) -> list[str]:
+    """The arguments after the interpreter for a worker on QUEUE, as the Procfile runs it."""
+    return [
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        "2",
+        "-n",
+        f"chaos-{queue}@%h",
+        "-l",
+        "INFO",
+    ]
+
+
 def _kill_worker(pgid: int) -> None:
     """SIGKILL the Celery worker's main process (keep-running.sh's child), mid-work."""
     for pid in group_pids(pgid):
@@ -463,44 +482,8 @@ def run(plan: Plan) -> bool:
 
         bank_web(True)
         stack.enter_context(_kept_running("dispatcher", env, "manage.py", "payouts_dispatch"))
-        worker = stack.enter_context(
-            _kept_running(
-                "payouts-worker",
-                env,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "payouts",
-                "-c",
-                "2",
-                "-n",
-                "chaos-payouts@%h",
-                "-l",
-                "INFO",
-            )
-        )
-        stack.enter_context(
-            _kept_running(
-                "bank-worker",
-                env,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "fake_bank",
-                "-c",
-                "2",
-                "-n",
-                "chaos-bank@%h",
-                "-l",
-                "INFO",
-            )
-        )
+        worker = stack.enter_context(_kept_running("payouts-worker", env, *_celery_worker("payouts")))
+        stack.enter_context(_kept_running("bank-worker", env, *_celery_worker("fake_bank")))
         stack.enter_context(
             _kept_running(
                 "beat",

@@ -192,5 +192,5 @@ def deliveries_overdue(*, older_than: timedelta, limit: int) -> int:
             "attempt": due.attempt,
             "tampered": due.tampered,
         }
-        current_app.send_task(DELIVER_WEBHOOK_TASK, kwargs=kwargs)
+        publish_or_leave_to_sweep(DELIVER_WEBHOOK_TASK, kwargs)
     return len(overdue)

@@ -64,11 +64,15 @@ def payouts_claim_due(*, limit: int) -> list[UUID]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _stuck_age() -> timedelta:
+    return timedelta(hours=settings.STUCK_AFTER_HOURS)
+
+
 def stuck_payouts() -> QuerySet[Payout]:
     """In flight for longer than `STUCK_AFTER_HOURS` since they left `new`: flagged (an error at
     each of the reconciler's look-ups, an admin filter, a count on `/health/ready`), never failed
     blindly: only the bank knows whether the money left. On the in-flight age index."""
-    cutoff = timezone.now() - timedelta(hours=settings.STUCK_AFTER_HOURS)
+    cutoff = timezone.now() - _stuck_age()
     return Payout.objects.filter(status__in=IN_FLIGHT_STATUSES, processing_at__lt=cutoff)
 
 
@@ -84,7 +88,7 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
     if payout.status not in IN_FLIGHT_STATUSES:
         return
     in_flight = timezone.now() - (payout.processing_at or payout.created_at)
-    if in_flight > timedelta(hours=settings.STUCK_AFTER_HOURS):
+    if in_flight > _stuck_age():
         logger.error(
             "payout.stuck", status=payout.status, in_flight_hours=round(in_flight.total_seconds() / 3600, 1)
         )
