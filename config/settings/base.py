@@ -104,8 +104,21 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "payouts.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["payouts.api.throttling.CallerRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"caller": env_str("API_RATE_LIMIT", "6000/minute")},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "payouts.api.throttling.CallerRateThrottle",
+        "payouts.api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        # Per authenticated caller (an organisation's key, an operator).
+        "caller": env_str("API_RATE_LIMIT", "6000/minute"),
+        # Per client IP, every request without valid credentials (a wrong key included).
+        "anonymous": env_str("API_ANONYMOUS_RATE_LIMIT", "120/minute"),
+        # Per client IP, the bank's webhooks: generous (a bank retries a 429 later, late is costly).
+        "bank_webhook": env_str("BANK_WEBHOOK_RATE_LIMIT", "12000/minute"),
+    },
+    # Proxies in front of the app that append to X-Forwarded-For: the client IP is the address
+    # they saw (0: REMOTE_ADDR, the header is not trusted).
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
     "UNAUTHENTICATED_USER": None,
 }
 # A verified API key is trusted in-process this long: a revoked key stops working within it.

@@ -27,4 +27,13 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Static files as under `make run`: from the apps' folders, with no collectstatic output expected
 # (Django turns DEBUG off for tests, which would otherwise switch WhiteNoise to STATIC_ROOT only).
 WHITENOISE_AUTOREFRESH = True
+# Every test client is 127.0.0.1: the per-IP limits are high here and set low by the tests of them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "anonymous": "100000/minute",
+        "bank_webhook": "100000/minute",
+    },
+}
 WHITENOISE_USE_FINDERS = True

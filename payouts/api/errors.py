@@ -2,6 +2,7 @@
 returns, from DRF's exceptions, the domain's typed errors, Django's 404/500 handlers and anything
 unexpected."""
 
+import math
 from typing import Any
 
 import structlog
@@ -14,6 +15,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from payouts.api.throttling import anonymous_wait
 from payouts.errors import VALIDATION_MESSAGE, DomainError
 
 logger = structlog.get_logger(__name__)
@@ -45,6 +47,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             envelope("payload_too_large", f"The body may be at most {limit} bytes.", {"max_bytes": limit}),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # No valid credentials: an anonymous request, limited per client IP (DRF checks
+        # permissions, and refuses this one, before its throttles would have counted it).
+        wait = anonymous_wait(context["request"])
+        if wait is not None:
+            exc = exceptions.Throttled(wait)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -64,11 +72,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
     else:
         message = str(exc.detail)
-        details = (
-            {"retry_after_seconds": getattr(exc, "wait", None)}
-            if isinstance(exc, exceptions.Throttled)
-            else {}
-        )
+        details = {}
+    if isinstance(exc, exceptions.Throttled):
+        retry_after = math.ceil(exc.wait or 1)  # DRF leaves the header out for a wait of 0
+        details = {"retry_after_seconds": retry_after}
+        response["Retry-After"] = str(retry_after)
     response.data = envelope(code, message, details)
     return response
 

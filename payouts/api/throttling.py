@@ -1,15 +1,17 @@
-"""A rate limit per caller (organisation or operator) in fixed windows, counted in each process and
-added up in Redis.
+"""Rate limits in fixed windows, counted in each process and added up in Redis. Three scopes, each a
+rate in `DEFAULT_THROTTLE_RATES`: `caller`, per authenticated caller (an organisation's key, an
+operator); `anonymous`, per client IP, for every request without valid credentials (a key guesser
+included); `bank_webhook`, per client IP, generous, on the bank's webhook endpoint.
 
-Each process counts its own requests per caller and window, and adds them to the window's shared
-counter in Redis (`INCRBY` and `EXPIRE`, pipelined: one round trip) when it has counted
-`limit // 100` of them (at least 1) or `SYNC_SECONDS` have passed since its last sync, whichever
+Each process counts its own requests per key (scope and identity) and window, and adds them to the
+window's shared counter in Redis (`INCRBY` and `EXPIRE`, pipelined: one round trip) when it has
+counted `limit // 100` of them (at least 1) or `SYNC_SECONDS` have passed since its last sync, whichever
 comes first; the answer tells it what every process has counted. Between syncs it decides on
 what it knows: the shared count at the last sync plus its own since. So a request costs no round
-trip at all at most rates, and the price is a documented tolerance: with P processes a caller may
+trip at all at most rates, and the price is a documented tolerance: with P processes an identity may
 get up to P times `limit // 100` requests (1 % of the limit per process) past the limit in one window,
 and, as with any fixed window, up to twice the rate across the boundary of two. At small limits
-(under 200 a window) every request syncs and the count is exact. A caller known to be over the
+(under 200 a window) every request syncs and the count is exact. An identity known to be over the
 limit is refused without asking Redis again until the window ends. (DRF's `SimpleRateThrottle`
 keeps every request time of the window in one cached list, read and rewritten on every request:
 48 KB at 6000/minute.)
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 import structlog
 from django.conf import settings
+from django.http import HttpRequest
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework.request import Request
@@ -70,9 +73,10 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 @dataclass
 class _Count:
-    """One caller's window, as this process knows it."""
+    """One key's window, as this process knows it."""
 
     window: int
+    ends_at: float  # epoch seconds: the window's end
     shared: int = 0  # the window's count in Redis at the last sync, this process's included
     pending: int = 0  # counted here since then
     synced_at: float = 0.0  # monotonic; 0: never
@@ -80,6 +84,8 @@ class _Count:
 
 _counts: dict[str, _Count] = {}
 _counts_lock = threading.Lock()
+# Windows known in this process before ended ones are dropped (client IPs are many and come once).
+COUNTS_KEPT = 10_000
 # After a failed sync Redis is not asked again before this (monotonic) time, whatever the counts.
 _redis_retry_at = 0.0
 
@@ -108,36 +114,85 @@ def _sync(key: str, count: _Count, expire_seconds: int) -> None:
     count.shared, count.pending, count.synced_at = int(total), 0, time.monotonic()
 
 
-class CallerRateThrottle(BaseThrottle):
-    scope = "caller"
+def _drop_ended(now: float) -> None:
+    for key in [key for key, count in _counts.items() if count.ends_at <= now]:
+        del _counts[key]
 
-    def __init__(self) -> None:
-        self.limit, self.period = parse_rate(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope])
+
+class RateLimit:
+    """A limit of requests per fixed window for one scope (a key of `DEFAULT_THROTTLE_RATES`),
+    counted per identity (a caller, a client IP)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.limit, self.period = parse_rate(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope])
         self.sync_every = max(1, self.limit // SYNC_SHARE)
-        self._wait: float | None = None
 
-    def allow_request(self, request: Request, view: "APIView") -> bool:
-        user: Any = request.user
-        if user is None or not getattr(user, "is_authenticated", False):
-            return True  # not reached for a failed key: authentication answers 401 first
+    def hit(self, identity: str) -> int | None:
+        """Counts one request of `identity`: None when it is within the limit, else the seconds
+        until the window ends (at least 1: the `Retry-After`)."""
         now = time.time()
         window = int(now // self.period)
-        caller = f"{self.scope}:{user.pk}"
+        key = f"{self.scope}:{identity}"
         with _counts_lock:
-            count = _counts.get(caller)
+            count = _counts.get(key)
             if count is None or count.window != window:
-                count = _counts[caller] = _Count(window=window)
+                if len(_counts) >= COUNTS_KEPT:
+                    _drop_ended(now)
+                count = _counts[key] = _Count(window=window, ends_at=(window + 1) * self.period)
             if count.shared > self.limit:  # refused for the rest of the window, no round trip
                 allowed = False
             else:
                 count.pending += 1
                 if count.pending >= self.sync_every or time.monotonic() - count.synced_at >= SYNC_SECONDS:
-                    _sync(f"throttle:{caller}:{window}", count, self.period + 1)
+                    _sync(f"throttle:{key}:{window}", count, self.period + 1)
                 allowed = count.shared + count.pending <= self.limit
-        if allowed:
-            return True
-        self._wait = math.ceil((window + 1) * self.period - now)
-        return False
+        return None if allowed else max(1, math.ceil(count.ends_at - now))
+
+
+def client_ip(request: HttpRequest | Request) -> str:
+    """The client's address as DRF reads it (`REMOTE_ADDR`, or `X-Forwarded-For` behind the
+    `NUM_PROXIES` proxies the settings declare)."""
+    return BaseThrottle().get_ident(request)
+
+
+class CallerRateThrottle(BaseThrottle):
+    """Authenticated callers (an organisation's key, an operator): `caller` per caller."""
+
+    def __init__(self) -> None:
+        self._wait: int | None = None
+
+    def allow_request(self, request: Request, view: "APIView") -> bool:
+        user: Any = request.user
+        if user is None or not getattr(user, "is_authenticated", False):
+            return True  # anonymous callers: `AnonymousRateThrottle`
+        self._wait = RateLimit("caller").hit(str(user.pk))
+        return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait
+
+
+class AnonymousRateThrottle(BaseThrottle):
+    """Anonymous requests: `anonymous` per client IP. Here for the views anyone may call (the
+    schema); a request to any other view without valid credentials is refused before the throttles
+    run, and `anonymous_wait` counts it instead (from the exception handler)."""
+
+    def __init__(self) -> None:
+        self._wait: int | None = None
+
+    def allow_request(self, request: Request, view: "APIView") -> bool:
+        user: Any = request.user
+        if user is not None and getattr(user, "is_authenticated", False):
+            return True
+        self._wait = anonymous_wait(request)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+def anonymous_wait(request: HttpRequest | Request) -> int | None:
+    """Counts one anonymous request (no credentials, or wrong ones) of the client's IP: None when
+    within the limit, else the seconds until its window ends."""
+    return RateLimit("anonymous").hit(client_ip(request))

@@ -6,6 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from payouts.api.errors import envelope
+from payouts.api.throttling import RateLimit, client_ip
 from payouts.bank.webhooks import bank_event_receive
 from payouts.models import WEBHOOK_ID_MAX_LENGTH
 from provider.events import MalformedWebhookError, parse_webhook_event
@@ -55,6 +56,14 @@ def _refusal_before_reading(request: HttpRequest) -> JsonResponse | None:
     if request.method != "POST":
         response = _refuse(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
         response["Allow"] = "POST"
+        return response
+    wait = RateLimit("bank_webhook").hit(client_ip(request))
+    if wait is not None:
+        response = JsonResponse(
+            envelope("rate_limited", "Too many webhooks from this address.", {"retry_after_seconds": wait}),
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
         return response
     declared = request.headers.get("Content-Length", "0")
     if not declared.isdigit() or int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:

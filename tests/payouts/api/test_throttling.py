@@ -1,5 +1,6 @@
-"""The per-caller rate limit: counted in the process, one shared counter per window in Redis, the
-process's own count when Redis is away."""
+"""The rate limits: per caller, per client IP for anonymous requests and for the bank's webhooks;
+counted in the process, one shared counter per window in Redis, the process's own count when Redis
+is away."""
 
 import time
 from typing import Any
@@ -10,15 +11,17 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from payouts.api import throttling
+from payouts.models import BankWebhookEvent
 
 URL = "/api/payouts/"
+WINDOW_START = 1_800_000_000  # a minute boundary (Unix seconds)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_counters(settings: Any) -> Any:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"caller": "3/minute"},
+        "DEFAULT_THROTTLE_RATES": {"caller": "3/minute", "anonymous": "3/minute", "bank_webhook": "2/minute"},
     }
     cache.clear()
     throttling._redis.cache_clear()
@@ -113,3 +116,82 @@ def test_rates_parse_into_a_count_per_window() -> None:
     assert throttling.parse_rate("6000/minute") == (6000, 60)
     assert throttling.parse_rate("10/s") == (10, 1)
     assert throttling.parse_rate("100/hour") == (100, 3600)
+
+
+def _assert_rate_limited(response: Any) -> None:
+    assert response.status_code == 429
+    assert "json" in response["Content-Type"]
+    error = response.json()["error"]
+    assert error["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert error["details"]["retry_after_seconds"] == int(response["Retry-After"])
+
+
+@pytest.mark.django_db
+def test_anonymous_requests_are_limited_per_client_ip() -> None:
+    client = APIClient(REMOTE_ADDR="203.0.113.7")
+
+    statuses = [client.get(URL).status_code for _ in range(3)]
+    refused = client.get(URL)
+
+    assert statuses == [401, 401, 401]
+    _assert_rate_limited(refused)
+    assert APIClient(REMOTE_ADDR="203.0.113.8").get(URL).status_code == 401  # another address
+
+
+@pytest.mark.django_db
+def test_wrong_keys_count_against_the_ip_and_a_valid_key_from_it_still_works(api: APIClient) -> None:
+    guesser = APIClient(REMOTE_ADDR="127.0.0.1")
+    guesser.credentials(HTTP_AUTHORIZATION="Api-Key wrongprefix.wrongsecret")
+
+    statuses = [guesser.post(URL, {}, format="json").status_code for _ in range(3)]
+    refused = guesser.post(URL, {}, format="json")
+
+    assert statuses == [401, 401, 401]
+    _assert_rate_limited(refused)
+    # the organisation's own key, from the same address, is counted as its caller, not as anonymous
+    assert api.get(URL).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_schema_anyone_may_read_is_limited_per_client_ip() -> None:
+    client = APIClient(REMOTE_ADDR="203.0.113.9")
+
+    statuses = [client.get("/api/schema/?format=json").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    _assert_rate_limited(client.get("/api/schema/?format=json"))
+
+
+@pytest.mark.django_db
+def test_the_bank_webhook_endpoint_is_limited_per_client_ip_and_a_refusal_writes_nothing(
+    bank_keys: list[str],
+) -> None:
+    bank = APIClient(REMOTE_ADDR="198.51.100.1")
+    url = "/api/webhooks/bank/"
+
+    first = [bank.post(url, b"{}", content_type="application/json").status_code for _ in range(2)]
+    refused = bank.post(url, b"{}", content_type="application/json")
+
+    assert first == [400, 400]  # unsigned: refused, but counted
+    _assert_rate_limited(refused)
+    assert not BankWebhookEvent.objects.exists()
+    other = APIClient(REMOTE_ADDR="198.51.100.2").post(url, b"{}", content_type="application/json")
+    assert other.status_code == 400
+
+
+def test_a_process_keeps_a_bounded_number_of_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a small bound and many client addresses, each seen once
+    monkeypatch.setattr(throttling, "COUNTS_KEPT", 10)
+    limit = throttling.RateLimit("anonymous")
+    with time_machine.travel(WINDOW_START, tick=False):
+        for n in range(10):
+            assert limit.hit(f"192.0.2.{n}") is None
+    assert len(throttling._counts) == 10
+
+    # when the window has ended and a new address comes
+    with time_machine.travel(WINDOW_START + 61, tick=False):
+        assert limit.hit("192.0.2.200") is None
+
+    # then the ended windows are gone, the new one kept
+    assert list(throttling._counts) == ["anonymous:192.0.2.200"]
