@@ -30,7 +30,10 @@ ENV VIRTUAL_ENV=/opt/venv \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
-    WEB_CONCURRENCY=3
+    WEB_BIND=0.0.0.0:8000 \
+    WEB_CONCURRENCY=2 \
+    WEB_THREADS=8 \
+    WEB_ACCESS_LOG=-
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
@@ -58,5 +61,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; h = (os.environ.get('ALLOWED_HOSTS', '').replace(',', ' ').split() or ['localhost'])[0].lstrip('.'); h = 'localhost' if h in ('', '*') else h; u.urlopen(u.Request('http://127.0.0.1:8000/health/live', headers={'Host': h}), timeout=4)"]
 
-# Workers: WEB_CONCURRENCY (gunicorn reads it; 3 by default above).
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm", "--access-logfile", "-", "--graceful-timeout", "30", "--timeout", "60"]
+# gunicorn's settings: config/gunicorn.py (WEB_CONCURRENCY processes x WEB_THREADS threads).
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

@@ -8,7 +8,7 @@ PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
 .PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker beat test check lint format \
-        typecheck imports docker-lint schema screenshots ledger-check bench bench-smoke chaos chaos-short clean
+        typecheck imports docker-lint schema screenshots ledger-check bench capacity bench-smoke chaos chaos-short clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,8 +50,8 @@ run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulat
 	@echo "API on http://127.0.0.1:8000/api/docs/ , bank at http://127.0.0.1:8000/fake-bank/ ; demo key: $$(cat var/demo-api-key)"
 	.venv/bin/honcho start -f Procfile
 
-web: install  ## The web app alone (API, webhooks, simulated bank) on :8000.
-	$(PY) manage.py runserver 127.0.0.1:8000
+web: install  ## The web app alone (API, webhooks, simulated bank) on :8000, reloading on code changes.
+	WEB_RELOAD=true .venv/bin/gunicorn -c config/gunicorn.py config.wsgi:application
 
 dispatcher: install  ## The dispatcher: hands new payouts to the payouts worker.
 	$(PY) manage.py payouts_dispatch
@@ -99,6 +99,9 @@ screenshots: install  ## PNGs of the bank's page and Swagger UI into docs/screen
 
 bench: install services  ## Load-test the API against a bare Django ceiling; writes docs/benchmarks.md (~15 min).
 	$(PY) -m bench
+
+capacity: install  ## 64 connections for 30 s against the running `make run`; counts PostgreSQL's connections.
+	$(PY) -m bench.capacity
 
 bench-smoke: install services  ## The same at toy sizes and 3-second rounds (~30 s); output under var/bench/.
 	$(PY) -m bench --smoke

@@ -139,8 +139,10 @@ def run_wrk(
     key_prefix: str,
     script_dir: Path,
     log: Path,
+    raise_on_errors: bool = True,
 ) -> WrkResult:
-    """One wrk run; raises when any request failed (a non-2xx/3xx answer, a socket error, a timeout)."""
+    """One wrk run; raises when any request failed (a non-2xx/3xx answer, a socket error, a timeout),
+    unless told to return the failures counted in its `errors`."""
     headers = "\n".join(
         f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}" for name, value in request.headers.items()
     )
@@ -181,7 +183,7 @@ def run_wrk(
         raise RuntimeError(f"wrk printed no result; see {log}")
     raw = json.loads(line.removeprefix(RESULT_MARK))
     errors = {name: int(raw[name]) for name in ("connect", "read", "write", "status", "timeout")}
-    if any(errors.values()) or raw["requests"] == 0:
+    if raise_on_errors and (any(errors.values()) or raw["requests"] == 0):
         raise RuntimeError(f"{request.method} {request.path}: failed requests {errors}; see {log}")
     return WrkResult(
         requests=int(raw["requests"]),
