@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Self
 
 from provider.types import BankPayout, BankPayoutStatus, required_field
@@ -86,7 +86,7 @@ def parse_webhook_event(body: bytes) -> WebhookEvent:
     JSON or UTF-8 included); the ``data`` of a known type that does not parse becomes
     ``UnreadableData``; an unparsable ``occurred_at`` (informational only) becomes ``None``."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_not_json)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise MalformedWebhookError(f"The body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
@@ -129,6 +129,11 @@ def _data(event_type: str, data: dict[str, Any]) -> BankPayout | IncomingTransfe
     return None
 
 
+def _not_json(constant: str) -> None:
+    """Python's parser takes `NaN`, `Infinity` and `-Infinity`; JSON (and PostgreSQL's) does not."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _storable(value: object) -> bool:
     """No string in the body (keys included) holds what text storage refuses: NUL, or a lone
     surrogate (valid in JSON's escapes, not in UTF-8)."""
@@ -165,4 +170,5 @@ def _datetime_or_none(value: object) -> datetime | None:
         return None
     if parsed.tzinfo is None or not 2 <= parsed.year <= 9998:  # beyond: not storable in every zone
         return None
-    return parsed
+    # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows up to ±23:59.
+    return parsed.astimezone(UTC)

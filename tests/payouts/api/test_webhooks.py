@@ -2,12 +2,22 @@
 
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from payouts.models import BankWebhookEvent, Payout, PayoutEvent, PayoutStatus, WebhookOutcome
+from payouts.ledger.check import ledger_check
+from payouts.models import (
+    BankWebhookEvent,
+    IncomingTransfer,
+    LedgerEntry,
+    Payout,
+    PayoutEvent,
+    PayoutStatus,
+    WebhookOutcome,
+)
 from provider.signatures import generate_keypair
 from tests.concurrency import run_at_once
 from tests.payouts.bank_doubles import bank_payout_json, signed_webhook
@@ -363,3 +373,73 @@ def test_incoming_transfer_beyond_what_an_amount_holds_is_an_anomaly(bank_keys: 
     response = deliver(body, bank_keys)
     assert (response.status_code, response.json()["outcome"]) == (200, "anomaly")
     assert "beyond what an amount holds" in BankWebhookEvent.objects.get().anomaly
+
+
+def _transfer(amount: Any) -> dict[str, Any]:
+    return {
+        "type": "transfer.incoming",
+        "operation_id": "op_transfer",
+        "occurred_at": "2026-11-22T07:30:01+00:00",
+        "data": {
+            "amount": amount,
+            "currency": "RUB",
+            "payer_inn": "7707083893",
+            "document_number": "1",
+            "document_date": "2026-11-22",
+        },
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # NaN, Infinity: not JSON, though Python's parser takes them
+        b'{"type": "payout.paid", "operation_id": "op_nan", "occurred_at": null, "data": {"x": NaN}}',
+        b'{"type": "payout.paid", "operation_id": "op_inf", "occurred_at": null, "data": {"x": -Infinity}}',
+    ],
+    ids=["nan", "infinity"],
+)
+def test_signed_webhook_with_nan_or_infinity_is_400_and_writes_nothing(
+    bank_keys: list[str], raw: bytes
+) -> None:
+    response = deliver(raw, bank_keys)
+
+    _refused(response, 400, "malformed_webhook")
+    assert not BankWebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_webhook_occurred_at_with_an_offset_postgresql_cannot_hold_is_applied(bank_keys: list[str]) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+    body = {**event(payout), "occurred_at": "2026-11-22T07:30:01+23:59"}
+
+    response = deliver(body, bank_keys)
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+    assert Payout.objects.get(pk=payout.pk).status == S.PAID
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", [300.0, "300", True], ids=["float", "string", "bool"])
+def test_incoming_transfer_amount_that_is_not_a_json_integer_is_an_anomaly_and_credits_nothing(
+    bank_keys: list[str], amount: Any
+) -> None:
+    response = deliver(_transfer(amount), bank_keys)
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "anomaly")
+    assert "'amount' is of type" in BankWebhookEvent.objects.get().anomaly
+    assert not IncomingTransfer.objects.exists()
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_incoming_transfer_of_ten_to_the_sixteen_minor_units_is_recorded_exactly(
+    bank_keys: list[str],
+) -> None:
+    response = deliver(_transfer(10**16), bank_keys)
+
+    # no organisation has the payer's INN: recorded and parked for an operator, not a 500
+    assert (response.status_code, response.json()["outcome"]) == (200, "applied")
+    assert IncomingTransfer.objects.get().amount == Decimal("100000000000000.00")
+    assert ledger_check().violations == []
