@@ -10,7 +10,11 @@ buffering proxy (nginx, a load balancer) in front is still what shields the thre
 trickle a body in slowly.
 """
 
+import json
 import os
+import socket
+
+from gunicorn import util
 
 bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -33,3 +37,30 @@ reload = os.environ.get("WEB_RELOAD", "").lower() in {"1", "true", "yes"}
 # No control socket: nothing here uses `gunicornc`, and several gunicorns (the bench's, the image's
 # read-only home) would share or fail on its default path.
 control_socket_disable = True
+
+
+# What gunicorn answers itself, before Django sees the request (a request line, header or
+# Content-Length it cannot parse, a URI or headers over its limits), in the API's error envelope
+# rather than its HTML page. gunicorn's workers write these through `gunicorn.util.write_error`.
+_SERVER_ERROR_CODES = {
+    400: "bad_request",
+    403: "permission_denied",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    501: "not_implemented",
+}
+
+
+def write_error_envelope(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    code = _SERVER_ERROR_CODES.get(status_int, "internal_error")
+    message = f"{reason}: {mesg}"[:300] if mesg else reason
+    body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = write_error_envelope
