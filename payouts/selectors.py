@@ -8,6 +8,7 @@ from uuid import UUID
 from django.db.models import Prefetch, QuerySet
 
 from payouts.models import AccountKind, LedgerAccount, LedgerEntry, Organization, Payout, PayoutEvent
+from payouts.rendering import PAYOUT_FIELDS
 
 
 def _with_events(queryset: QuerySet[Payout]) -> QuerySet[Payout]:
@@ -31,28 +32,6 @@ def payouts_visible_to(*, organization: Organization | None) -> QuerySet[Payout]
 def _visible(organization: Organization | None) -> QuerySet[Payout]:
     queryset = Payout.objects.filter(hidden_at__isnull=True)
     return queryset if organization is None else queryset.filter(organization=organization)
-
-
-# What the API shows of a payout and of each of its events.
-PAYOUT_FIELDS = (
-    "id",
-    "amount",
-    "currency",
-    "recipient",
-    "description",
-    "status",
-    "failure_code",
-    "failure_reason",
-    "bank_reference",
-    "created_at",
-    "updated_at",
-    "processing_at",
-    "submitted_at",
-    "paid_at",
-    "failed_at",
-    "canceled_at",
-)
-EVENT_FIELDS = ("from_status", "to_status", "actor", "reason", "created_at")
 
 
 def payout_rows_visible_to(*, organization: Organization | None) -> QuerySet[Payout, dict[str, Any]]:

@@ -35,8 +35,18 @@ from payouts.errors import (
     StatusNotAllowed,
 )
 from payouts.ledger import entries
-from payouts.models import Actor, Organization, OrganizationAPIKey, Payout, PayoutEvent, PayoutStatus
+from payouts.models import (
+    Actor,
+    Event,
+    EventType,
+    Organization,
+    OrganizationAPIKey,
+    Payout,
+    PayoutEvent,
+    PayoutStatus,
+)
 from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
+from payouts.notifications import events
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
 from provider.errors import (
     ProviderCancelRefusedError,
@@ -158,9 +168,10 @@ def payout_create(
 
 
 # One statement (and so, outside a transaction, one round trip with its own commit): the payout, its
-# first event and its hold. The unique index on (organisation, key) is the idempotency check: a
-# replay inserts nothing (no event, no hold) and a simultaneous duplicate waits at the index for the
-# first to commit, then inserts nothing. A refused hold fails the statement, and nothing is written.
+# first event, the client's event and its hold. The unique index on (organisation, key) is the
+# idempotency check: a replay inserts nothing (no event, no hold) and a simultaneous duplicate waits
+# at the index for the first to commit, then inserts nothing. A refused hold fails the statement,
+# and nothing is written.
 _CREATE_SQL = """
 WITH payout AS (
   INSERT INTO payouts_payout ({payout_columns}) VALUES ({payout_values})
@@ -169,15 +180,22 @@ WITH payout AS (
 ), event AS (
   INSERT INTO payouts_payoutevent ({event_columns}) SELECT {event_values} FROM payout
   RETURNING id
+), client_event AS (
+  INSERT INTO payouts_event ({client_event_columns}) SELECT {client_event_values} FROM payout
 ), {hold_ctes}
 SELECT id FROM event
 """
 
 
 def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
-    """Write the payout, its event and its hold (`_CREATE_SQL`); False, and nothing written, when the
-    payout's idempotency key is taken. Sets the instances' primary keys and timestamps as written."""
-    params = [*_insert_params(payout), *_insert_params(event)]
+    """Write the payout, its event, the client's `payout.created` event and its hold
+    (`_CREATE_SQL`); False, and nothing written, when the payout's idempotency key is taken. Sets the
+    instances' primary keys and timestamps as written."""
+    payout_params = _insert_params(payout)  # first: it sets the payout's timestamps the event shows
+    client_event = events.payout_event(
+        payout=payout, type_=EventType.PAYOUT_CREATED, created_at=payout.created_at
+    )
+    params = [*payout_params, *_insert_params(event), *_insert_params(client_event)]
     # Inside a caller's transaction (a test's, a batch's) a refused statement must not abort it: a
     # savepoint. Outside one, the statement commits by itself.
     in_transaction = connection.in_atomic_block
@@ -200,13 +218,16 @@ def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
 
 @lru_cache(maxsize=1)
 def _create_sql() -> str:
-    """`_CREATE_SQL` with the payout's and the event's columns, built once per process."""
+    """`_CREATE_SQL` with the payout's and the events' columns, built once per process."""
     payout_fields, event_fields = _insert_fields(Payout), _insert_fields(PayoutEvent)
+    client_event_fields = _insert_fields(Event)
     return _CREATE_SQL.format(
         payout_columns=_columns(payout_fields),
         payout_values=", ".join(["%s"] * len(payout_fields)),
         event_columns=_columns(event_fields),
         event_values=", ".join(["%s"] * len(event_fields)),
+        client_event_columns=_columns(client_event_fields),
+        client_event_values=", ".join(["%s"] * len(client_event_fields)),
         hold_ctes=entries.HOLD_CTES,
     )
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from payouts.errors import InvalidTransition
 from payouts.ledger import entries
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
+from payouts.notifications import events
 
 logger = structlog.get_logger(__name__)
 
@@ -71,7 +72,8 @@ def payout_transition(
     Atomic: the status, its milestone time, the failure details, the bank's reference, when the
     reconciler should first look (in flight) or that nobody need (final), the audit event and the
     ledger (`paid` posts the payout's hold; `failed` and `canceled` void it) are
-    written in one transaction under `SELECT ... FOR UPDATE` on the payout row.
+    written in one transaction under `SELECT ... FOR UPDATE` on the payout row, with the client's
+    event (`payout.<status>`, carrying the payout as it now is).
     Idempotent: asking for the current status changes nothing and writes no event (a bank
     reference is still recorded when the row has none yet).
     Raises `InvalidTransition` (carrying the current and requested status) when the table forbids
@@ -140,6 +142,7 @@ def _transition_locked(
     PayoutEvent.objects.create(
         payout=payout, from_status=current, to_status=to_status, actor=actor, reason=reason
     )
+    events.payout_status_event_record(payout=payout)
     if to_status == S.PAID:
         entries.hold_post(payout=payout)
     elif to_status in {S.FAILED, S.CANCELED}:

@@ -16,7 +16,7 @@ from rest_framework import serializers
 from payouts.models import Payout, PayoutEvent, PayoutStatus
 from payouts.money import AMOUNT_DECIMAL_PLACES
 from payouts.recipients import normalize_iban, validate_bic, validate_ru_account
-from payouts.selectors import EVENT_FIELDS, PAYOUT_FIELDS
+from payouts.rendering import EVENT_FIELDS, PAYOUT_FIELDS
 from payouts.services import PayoutRequest
 
 # ASCII digits only (`\d` would take Arabic-Indic digits for 10), the whole string (`$` would

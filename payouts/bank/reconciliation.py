@@ -20,6 +20,7 @@ from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_ap
 from payouts.bank.submission import payout_submit
 from payouts.errors import InvalidTransition
 from payouts.models import Actor, Payout, PayoutStatus
+from payouts.notifications import events
 from payouts.transitions import IN_FLIGHT_STATUSES
 from provider.errors import ProviderError
 from provider.types import BankPayout
@@ -92,6 +93,7 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
         logger.error(
             "payout.stuck", status=payout.status, in_flight_hours=round(in_flight.total_seconds() / 3600, 1)
         )
+        events.payout_stuck_event_record(payout=payout)  # the client is told once
     try:
         bank_payout = bank_client().find_payout_by_reference(str(payout.pk))
     except ProviderError as exc:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from payouts.errors import DomainError
 from payouts.ledger import entries
 from payouts.models import IncomingTransfer, IncomingTransferStatus, Organization
+from payouts.notifications import events
 
 logger = structlog.get_logger(__name__)
 
@@ -81,8 +82,13 @@ def _record_and_credit(
             "incoming_transfer.unmatched", payer_inn=payer_inn, amount=str(amount), currency=currency
         )
         return incoming
-    entries.incoming_credit(incoming=incoming, organization=organization)
+    _credit(incoming, organization)
     return incoming
+
+
+def _credit(incoming: IncomingTransfer, organization: Organization) -> None:
+    entries.incoming_credit(incoming=incoming, organization=organization)
+    events.credit_event_record(incoming=incoming)
 
 
 @transaction.atomic
@@ -96,6 +102,6 @@ def incoming_transfer_assign(*, incoming_transfer_id: int, organization: Organiz
     incoming.status = IncomingTransferStatus.CREDITED
     incoming.credited_at = timezone.now()
     incoming.save(update_fields=["organization", "status", "credited_at"])
-    entries.incoming_credit(incoming=incoming, organization=organization)
+    _credit(incoming, organization)
     logger.info("incoming_transfer.assigned", incoming_transfer_id=incoming.pk, organization=organization.inn)
     return incoming
