@@ -115,3 +115,20 @@ class StatusNotAllowed(InvalidField):
     """The caller may not ask for this status (a client may only cancel)."""
 
     field = "status"
+
+
+class EndpointUrlRefused(InvalidField):
+    """A webhook endpoint URL that may not receive webhooks (its shape, or where it points)."""
+
+    field = "url"
+
+
+class EventTypesNotAllowed(InvalidField):
+    """A webhook endpoint's `enabled_events` names a type there is not, or is empty."""
+
+    field = "enabled_events"
+
+
+class EndpointLimitReached(DomainError):
+    code = "endpoint_limit_reached"
+    http_status = 409

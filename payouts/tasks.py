@@ -1,14 +1,17 @@
 """Celery tasks: thin, taking ids, each safe to run twice (late acks redeliver a task whose worker
-died). The bodies live in `payouts.bank`."""
+died). The bodies live in `payouts.bank` and `payouts.notifications`."""
 
 import random
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import structlog
 from celery import Task, shared_task
 from django.conf import settings
 
 from payouts.bank import incoming_sweep, reconciliation, submission
+from payouts.notifications import delivery
 from provider.errors import ProviderTransientError
 
 logger = structlog.get_logger(__name__)
@@ -76,3 +79,30 @@ def reconcile_payouts() -> None:
 def sweep_incoming_transfers() -> None:
     """Beat: record the incoming transfers whose webhooks never came, from the bank's list."""
     incoming_sweep.incoming_transfers_sweep()
+
+
+@shared_task(acks_late=True)
+def deliver_webhooks() -> None:
+    """Beat (queue `webhooks`): fan the new events out to their endpoints, and hand each endpoint
+    with messages due, and no worker on it, to `deliver_to_endpoint` (held for that task)."""
+    delivery.events_fan_out()
+    for endpoint_id in delivery.endpoints_to_deliver():
+        lease = delivery.endpoint_lease(endpoint_id=endpoint_id)
+        if lease is not None:
+            deliver_to_endpoint.delay(str(endpoint_id), lease.isoformat())
+
+
+@shared_task(acks_late=True)
+def deliver_to_endpoint(endpoint_id: str, lease: str | None = None) -> None:
+    """Send one endpoint's due messages (queue `webhooks`); LEASE is the hold taken for this task."""
+    delivery.endpoint_deliver(
+        endpoint_id=UUID(endpoint_id), lease=datetime.fromisoformat(lease) if lease else None
+    )
+
+
+@shared_task(acks_late=True)
+def prune_events() -> None:
+    """Beat: delete events past `EVENT_RETENTION_DAYS`, with their deliveries."""
+    pruned = delivery.events_prune()
+    if pruned:
+        logger.info("events.pruned", count=pruned)

@@ -163,6 +163,31 @@ STUCK_AFTER_HOURS = env_float("STUCK_AFTER_HOURS", 24.0)
 # The dispatcher (`manage.py payouts_dispatch`) hands `new` payouts to the workers: it looks every
 # DISPATCH_POLL_SECONDS, claims up to DISPATCH_BATCH_SIZE, queues them DISPATCH_CHUNK_SIZE to a task,
 # and claims again a payout still `new` DISPATCH_RECLAIM_SECONDS after its claim (the task was lost).
+# --- Client webhooks (docs/design.md, "Telling the client") -------------------------------------
+# Events (the events API, what endpoints are sent) are kept this long, then pruned daily.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
+# Seconds before each attempt of a message (Standard Webhooks' schedule: at once, 5 s, 5 min, 30 min,
+# 2 h, 5 h, 10 h, 10 h), multiplied by WEBHOOK_RETRY_SCALE (development waits a hundredth).
+WEBHOOK_RETRY_SCHEDULE_SECONDS = [
+    int(step) for step in env_list("WEBHOOK_RETRY_SCHEDULE_SECONDS", "0 5 300 1800 7200 18000 36000 36000")
+]
+WEBHOOK_RETRY_SCALE = env_float("WEBHOOK_RETRY_SCALE", 0.01 if ENVIRONMENT == "development" else 1.0)
+# A 2xx within this many seconds is a success; anything else, a redirect included, a failure.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 15.0)
+# An endpoint whose every attempt has failed for this long is disabled.
+WEBHOOK_DISABLE_AFTER_DAYS = env_float("WEBHOOK_DISABLE_AFTER_DAYS", 5.0)
+# After a secret rotation, messages carry signatures by both secrets this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env_float("WEBHOOK_SECRET_OVERLAP_HOURS", 24.0)
+# Development and tests may register http:// URLs on this machine; elsewhere an endpoint must be
+# https:// and resolve to public addresses only, checked at registration and at every delivery.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", ENVIRONMENT in {"development", "test"})
+# How often events are fanned out to endpoints and due messages handed to the webhook workers.
+WEBHOOK_POLL_SECONDS = env_float("WEBHOOK_POLL_SECONDS", 1.0)
+# Messages one worker sends to one endpoint before it lets the endpoint go (and the next poll
+# hands it out again).
+WEBHOOK_DELIVERIES_PER_TASK = env_int("WEBHOOK_DELIVERIES_PER_TASK", 100)
+WEBHOOK_ENDPOINTS_PER_ORGANIZATION = env_int("WEBHOOK_ENDPOINTS_PER_ORGANIZATION", 16)
+
 DISPATCH_POLL_SECONDS = env_float("DISPATCH_POLL_SECONDS", 0.1)
 DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 500)
 DISPATCH_CHUNK_SIZE = env_int("DISPATCH_CHUNK_SIZE", 10)
@@ -237,7 +262,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 120)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 90)
 CELERY_TASK_DEFAULT_QUEUE = "payouts"
-CELERY_TASK_ROUTES = {"fake_bank.*": {"queue": "fake_bank"}}
+CELERY_TASK_ROUTES = {
+    "fake_bank.*": {"queue": "fake_bank"},
+    # Client webhooks have workers of their own: a slow endpoint never delays a payout.
+    "payouts.tasks.deliver_webhooks": {"queue": "webhooks"},
+    "payouts.tasks.deliver_to_endpoint": {"queue": "webhooks"},
+    "payouts.tasks.prune_events": {"queue": "webhooks"},
+}
 # Longer than the longest countdown we schedule (the submit backoff cap, the simulator's scaled
 # webhook retries), so Redis never hands a scheduled task to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
@@ -266,6 +297,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payouts.tasks.sweep_incoming_transfers",
         "schedule": INCOMING_SWEEP_INTERVAL_SECONDS,
     },
+    "deliver-webhooks": {
+        "task": "payouts.tasks.deliver_webhooks",
+        "schedule": WEBHOOK_POLL_SECONDS,
+        # A poll nobody took in time is dropped: the next one does the same work.
+        "options": {"expires": max(WEBHOOK_POLL_SECONDS * 5, 5.0)},
+    },
+    "prune-events": {"task": "payouts.tasks.prune_events", "schedule": 3600.0},
 }
 if FAKE_BANK_ENABLED:
     CELERY_BEAT_SCHEDULE["fake-bank-sweep"] = {

@@ -22,6 +22,8 @@ FAKE_BANK_EXECUTION_DELAY_SECONDS = 0.0
 FAKE_BANK_WEBHOOK_RETRY_SCALE = 0.001
 BANK_SUBMIT_RETRY_BASE_SECONDS = 0.05
 BANK_SUBMIT_RETRY_MAX_SECONDS = 0.5
+WEBHOOK_RETRY_SCALE = 0.001
+WEBHOOK_TIMEOUT_SECONDS = 2.0
 # Worker and live-server threads must not keep connections open past the test database's life.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Static files as under `make run`: from the apps' folders, with no collectstatic output expected
