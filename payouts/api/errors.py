@@ -74,7 +74,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         message = str(exc.detail)
         details = {}
     if isinstance(exc, exceptions.Throttled):
-        retry_after = math.ceil(exc.wait or 1)  # DRF leaves the header out for a wait of 0
+        retry_after = math.ceil(getattr(exc, "wait", None) or 1)  # DRF omits the header for a wait of 0
         details = {"retry_after_seconds": retry_after}
         response["Retry-After"] = str(retry_after)
     response.data = envelope(code, message, details)
