@@ -77,7 +77,7 @@ format: install  ## Apply ruff's fixes and formatting.
 	.venv/bin/ruff format .
 
 typecheck: install  ## mypy with the Django and DRF plugins.
-	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy config payouts provider fake_bank scripts manage.py
+	DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/mypy config payouts provider fake_bank webhook_inbox scripts manage.py
 
 imports: install  ## import-linter contracts.
 	.venv/bin/lint-imports

@@ -17,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 if settings.FAKE_BANK_ENABLED:
     urlpatterns.append(path("fake-bank/", include("fake_bank.urls")))
+if settings.WEBHOOK_INBOX_ENABLED:
+    urlpatterns.append(path("dev/webhook-inbox/", include("webhook_inbox.urls")))
 
 handler400 = "payouts.api.errors.bad_request_view"
 handler403 = "payouts.api.errors.permission_denied_view"

@@ -7,7 +7,17 @@ from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
 
-from payouts.models import AccountKind, LedgerAccount, LedgerEntry, Organization, Payout, PayoutEvent
+from payouts.models import (
+    AccountKind,
+    Event,
+    LedgerAccount,
+    LedgerEntry,
+    Organization,
+    Payout,
+    PayoutEvent,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from payouts.rendering import PAYOUT_FIELDS
 
 
@@ -83,4 +93,26 @@ def ledger_entries_of(*, organization: Organization) -> QuerySet[LedgerEntry]:
         LedgerEntry.objects.filter(organization=organization)
         .select_related("debit_account", "incoming_transfer")
         .order_by("-created_at", "-id")
+    )
+
+
+# --- Events and webhook endpoints ------------------------------------------------------------
+
+
+def events_visible_to(*, organization: Organization | None) -> QuerySet[Event]:
+    """An organisation's events, or every organisation's for an operator (None)."""
+    queryset = Event.objects.select_related("organization")
+    return queryset if organization is None else queryset.filter(organization=organization)
+
+
+def webhook_endpoints_of(*, organization: Organization) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(organization=organization)
+
+
+def webhook_deliveries_of(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    """An endpoint's deliveries with their events and attempts (two more queries a page)."""
+    return (
+        WebhookDelivery.objects.filter(endpoint=endpoint)
+        .select_related("event")
+        .prefetch_related("attempt_log")
     )

@@ -241,6 +241,16 @@ FAKE_BANK_SWEEP_GRACE_SECONDS = env_float("FAKE_BANK_SWEEP_GRACE_SECONDS", 30.0)
 if FAKE_BANK_ENABLED:
     INSTALLED_APPS.append("fake_bank")
 
+# The development inbox for client webhooks (`webhook_inbox/`), mounted at /dev/webhook-inbox/:
+# `make run` registers it as the demo organisation's endpoint. Never in production.
+WEBHOOK_INBOX_ENABLED = env_bool("WEBHOOK_INBOX_ENABLED", ENVIRONMENT in {"development", "test"})
+WEBHOOK_INBOX_URL = env_str("WEBHOOK_INBOX_URL", "http://127.0.0.1:8000/dev/webhook-inbox/receive/")
+WEBHOOK_INBOX_SECRET_FILE = Path(
+    env_str("WEBHOOK_INBOX_SECRET_FILE", str(BASE_DIR / "var" / "dev-webhook-inbox-secret"))
+)
+if WEBHOOK_INBOX_ENABLED:
+    INSTALLED_APPS.append("webhook_inbox")
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

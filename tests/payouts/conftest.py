@@ -13,6 +13,7 @@ from payouts.models import Organization
 from provider.signatures import generate_keypair
 from tests.payouts.bank_doubles import BANK_URL
 from tests.payouts.factories import VALID_ACCOUNT, OrganizationFactory, client_for, fund
+from tests.payouts.receiver import receiver  # noqa: F401 (a fixture for every payouts test)
 
 
 @pytest.fixture

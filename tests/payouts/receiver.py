@@ -1,3 +1,5 @@
+"""A client's webhook endpoint on this machine, for the tests of client webhooks."""
+
 import threading
 import time
 from collections.abc import Iterator
