@@ -7,7 +7,7 @@ SCREENSHOTS_URL ?= http://127.0.0.1:8000
 PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
-.PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker beat test check lint format \
+.PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker webhook-worker beat test check lint format \
         typecheck imports docker-lint schema screenshots ledger-check bench capacity bench-smoke chaos chaos-short clean
 
 help:  ## List the targets.
@@ -61,6 +61,9 @@ worker: install  ## A Celery worker for the payouts queue.
 
 bank-worker: install  ## The simulated bank's own Celery worker (its queue: fake_bank).
 	.venv/bin/celery -A config worker -Q fake_bank -c 2 -n bank@%h -l INFO
+
+webhook-worker: install  ## The client webhooks' Celery worker (queue webhooks; threads, at a lower priority).
+	nice -n 10 .venv/bin/celery -A config worker -Q webhooks -P threads -c 4 -n webhooks@%h -l INFO
 
 beat: install  ## Celery beat (the reconciler's schedule).
 	.venv/bin/celery -A config beat -l INFO --schedule var/celerybeat-schedule

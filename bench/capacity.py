@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--budget", type=int, default=int(os.environ.get("CONNECTION_BUDGET", "21")))
+    parser.add_argument("--budget", type=int, default=int(os.environ.get("CONNECTION_BUDGET", "25")))
     args = parser.parse_args()
     wrk_binary()
     env = {
