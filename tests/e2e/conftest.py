@@ -1,6 +1,7 @@
-"""End-to-end harness: the live server (service and simulated bank on one port), the dispatcher in a
-thread, a real Celery worker consuming both queues from the real Redis, real HTTP both ways, real
-signed webhooks. Nothing is mocked; only the clock may be moved."""
+"""End-to-end harness: the live server (service, simulated bank and webhook inbox on one port), the
+dispatcher and the client webhooks' poll in threads, a real Celery worker consuming the three
+queues from the real Redis, real HTTP both ways, real signed webhooks. Nothing is mocked; only the
+clock may be moved."""
 
 import threading
 import time
@@ -20,6 +21,7 @@ from config.celery import app as celery_app
 from payouts.bank.adapter import bank_client
 from payouts.dispatch import dispatch_forever
 from payouts.models import IncomingTransfer, Organization
+from payouts.tasks import deliver_webhooks
 from provider.signatures import generate_keypair
 from tests.payouts.factories import OrganizationFactory, client_for
 
@@ -45,18 +47,30 @@ def money_path(live_server: Any, transactional_db: Any) -> Iterator[str]:
             pool="threads",
             concurrency=4,
             perform_ping_check=False,
-            queues=["payouts", "fake_bank"],
+            queues=["payouts", "fake_bank", "webhooks"],
             shutdown_timeout=30,
         ):
             stop = threading.Event()
             dispatcher = threading.Thread(target=_dispatch_until, args=(stop,), name="dispatcher")
+            webhooks = threading.Thread(target=_poll_webhooks_until, args=(stop,), name="webhooks-beat")
             dispatcher.start()
+            webhooks.start()
             try:
                 yield live_server.url
             finally:
                 stop.set()
                 dispatcher.join(timeout=10)
+                webhooks.join(timeout=10)
         bank_client.cache_clear()
+
+
+def _poll_webhooks_until(stop: threading.Event) -> None:
+    """What beat does every WEBHOOK_POLL_SECONDS: fan events out, hand endpoints to the worker."""
+    try:
+        while not stop.wait(0.1):
+            deliver_webhooks()
+    finally:
+        connection.close()
 
 
 def _dispatch_until(stop: threading.Event) -> None:
