@@ -5,7 +5,7 @@ its minor unit has at most two digits. The bank's API speaks integer minor units
 lives here and nowhere else.
 """
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 # ISO 4217 minor-unit digits of the currencies we know how to pay out.
 CURRENCY_EXPONENTS: dict[str, int] = {
@@ -29,10 +29,13 @@ def currency_exponent(currency: str) -> int:
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:
-    """100.50 RUB -> 10050. Refuses an amount finer than the currency's minor unit."""
-    scaled = amount.scaleb(currency_exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount} has more decimal places than {currency} allows")
+    """100.50 RUB -> 10050. Refuses an amount finer than the currency's minor unit. Exact at any
+    size (the arithmetic's precision is the amount's own, not the context's 28 digits)."""
+    with localcontext() as exact:
+        exact.prec = len(amount.as_tuple().digits) + currency_exponent(currency) + 2
+        scaled = amount.scaleb(currency_exponent(currency))
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{amount} has more decimal places than {currency} allows")
     return int(scaled)
 
 
@@ -44,4 +47,6 @@ def format_amount(amount: Decimal, currency: str) -> str:
 def from_minor_units(minor: int, currency: str) -> Decimal:
     """10050 RUB -> Decimal('100.50')."""
     exponent = currency_exponent(currency)
-    return (Decimal(minor).scaleb(-exponent)).quantize(Decimal(1).scaleb(-exponent))
+    with localcontext() as exact:
+        exact.prec = len(str(abs(minor))) + exponent + 2
+        return (Decimal(minor).scaleb(-exponent)).quantize(Decimal(1).scaleb(-exponent))

@@ -394,3 +394,11 @@ def test_an_unknown_currency_has_no_exponent_and_no_minor_units(code: str) -> No
         to_minor_units(Decimal(1), code)
     with pytest.raises(KeyError):
         from_minor_units(1, code)
+
+
+def test_minor_units_are_exact_beyond_the_default_decimal_precision() -> None:
+    # 31 significant digits: the default context (28) would round the first and overflow the second
+    with pytest.raises(ValueError, match="more decimal places"):
+        to_minor_units(Decimal("1000000000000000000000000000000.001"), "RUB")
+    assert to_minor_units(Decimal("1000000000000000000000000000000.01"), "RUB") == 10**32 + 1
+    assert from_minor_units(10**30, "RUB") == Decimal("10000000000000000000000000000.00")
