@@ -25,6 +25,9 @@ class BenchConfig:
     pipeline_rate: int  # payouts a second at the fixed rate
     pipeline_rate_seconds: int
     profile: bool  # py-spy on the web workers (create) and the Celery workers (pipeline)
+    webhook_rounds: int  # client webhooks: interleaved rounds of (no endpoint, ten endpoints)
+    webhook_payouts: int  # payouts per round
+    webhook_drain_timeout: float  # seconds to wait for the answering endpoints after a round
 
     @property
     def sizes(self) -> list[int]:
@@ -64,4 +67,7 @@ def load(argv: list[str] | None = None) -> BenchConfig:
         pipeline_rate=_int("BENCH_PIPELINE_RATE", 20),
         pipeline_rate_seconds=_int("BENCH_PIPELINE_RATE_SECONDS", 5 if smoke else 30),
         profile=os.environ.get("BENCH_PROFILE", "") not in {"", "0"},
+        webhook_rounds=_int("BENCH_WEBHOOK_ROUNDS", 1 if smoke else 2),
+        webhook_payouts=_int("BENCH_WEBHOOK_PAYOUTS", 50 if smoke else 500),
+        webhook_drain_timeout=float(_int("BENCH_WEBHOOK_DRAIN_SECONDS", 60 if smoke else 300)),
     )

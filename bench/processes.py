@@ -208,3 +208,52 @@ def _started_when_logged(
         yield process.pid
     finally:
         _stop(process, whole_group=False)
+
+
+@contextmanager
+def webhooks_worker(*, env: dict[str, str], log: Path, python: str) -> Iterator[Started]:
+    """The client webhooks' worker as the Procfile runs it: at the idle CPU priority, threads, `-c 4`."""
+    command = [
+        "chrt",
+        "--idle",
+        "0",
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        "webhooks",
+        "-P",
+        "threads",
+        "-c",
+        "4",
+        "-n",
+        "webhooks@%h",
+        "-l",
+        "INFO",
+    ]
+    with _started_when_logged(
+        command, env=env, log=log, marker=b" ready.", what="the webhooks worker"
+    ) as pid:
+        yield Started(name="webhooks worker", pgid=pid)
+
+
+@contextmanager
+def beat(*, env: dict[str, str], log: Path, python: str, schedule: Path) -> Iterator[Started]:
+    """`celery -A config beat` with its schedule in SCHEDULE; ready when it logs its start."""
+    command = [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO", "--schedule", str(schedule)]
+    with _started_when_logged(command, env=env, log=log, marker=b"beat: Starting", what="beat") as pid:
+        yield Started(name="beat", pgid=pid)
+
+
+@contextmanager
+def receivers(*, ok_port: int, dead_port: int, log: Path, python: str) -> Iterator[Started]:
+    """`python -m bench.receivers`: endpoints that answer 204 on OK_PORT, and never on DEAD_PORT."""
+    # At the idle priority: they stand for the clients' own machines, not for work of this one.
+    command = ["chrt", "--idle", "0", python, "-m", "bench.receivers", str(ok_port), str(dead_port)]
+    with _started_when_logged(
+        command, env=dict(os.environ), log=log, marker=b"receivers.ready", what="the receivers"
+    ) as pid:
+        yield Started(name="receivers", pgid=pid)

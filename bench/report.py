@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bench.load import Measurements
-    from bench.run import Context, NoHotRow, Phase, Pipeline, PipelineRun
+    from bench.run import Context, NoHotRow, Phase, Pipeline, PipelineRun, Webhooks
 
 # The targets the stages are held to.
 CREATE_MIN_RATIO = 0.45  # create rps against the bare POST's
@@ -27,6 +27,7 @@ SPREAD_WITHIN = 0.10  # 50-organisation create rps within 10% of one organisatio
 PIPELINE_MIN_PAYOUTS_PER_SECOND = 100.0
 PIPELINE_MAX_P99_MS_AT_RATE = 1000.0
 PIPELINE_MAX_CPU_MS_PER_PAYOUT = 20.0
+WEBHOOKS_MIN_RATIO = 0.90  # pipeline rate with ten endpoints (one silent) against none
 
 
 def _rows(rows: int) -> str:
@@ -255,6 +256,63 @@ def _pipeline(result: "Pipeline") -> list[str]:
     ]
 
 
+def _webhooks(result: "Webhooks") -> list[str]:
+    if not result.without or not result.with_endpoints:
+        return ["## Pipeline beside client webhooks", "", "Not run.", ""]
+    components = " | ".join(f"CPU ms/payout, {name}" for name in result.without[0].cpu_seconds)
+    rows = []
+    for plain, subscribed in zip(result.without, result.with_endpoints, strict=True):
+        rows += [_pipeline_row(plain), _pipeline_row(subscribed)]
+    without = sum(run.timings.payouts_per_second for run in result.without) / len(result.without)
+    with_endpoints = sum(run.timings.payouts_per_second for run in result.with_endpoints) / len(
+        result.with_endpoints
+    )
+    ratio = with_endpoints / without
+    drains = [
+        f"round {number}: {drain.delivered:,} messages to the nine answering endpoints, all delivered "
+        + (
+            f"{drain.seconds:.0f} s after the last payout was paid"
+            if drain.seconds is not None
+            else "not within the wait"
+        )
+        + f"; the silent endpoint had {drain.silent_attempts} attempts by then"
+        for number, drain in enumerate(result.drains, start=1)
+    ]
+    return [
+        "## Pipeline beside client webhooks",
+        "",
+        (
+            "The pipeline's stack (above) plus the client webhooks' worker as the Procfile runs it "
+            "(`nice -n 10`, threads, `-c 4`) and beat (its one-second poll; the other schedules pushed "
+            "out of the run). Each round: a burst of payouts by an organisation with no endpoint, then "
+            "one by an organisation with ten endpoints subscribed to every event (four events a payout, "
+            "so forty messages): nine answer 204 at once (a threaded server on this machine, also at "
+            "`nice -n 10`), one accepts the connection and never answers, so every attempt to it waits "
+            "out the 15-second timeout. After each round with endpoints, the bench waits until the "
+            "answering endpoints have every message before the next round, so that a round without "
+            "endpoints runs without webhook work. CPU columns as above; the webhooks worker's CPU is "
+            "counted from the start of each round to its last `paid`, its backlog after that is not."
+        ),
+        "",
+        (
+            f"| run | payouts | creates/s | payouts/s end to end | create→paid p50 ms | p99 ms | max ms "
+            f"| {components} | CPU ms/payout, total |"
+        ),
+        "|---|---|---|---|---|---|---|" + "---|" * len(result.without[0].cpu_seconds) + "---|",
+        *rows,
+        "",
+        *(f"- {line}" for line in drains),
+        "",
+        (
+            f"Target: with ten endpoints, one of them silent, the pipeline's rate within "
+            f"{1 - WEBHOOKS_MIN_RATIO:.0%} of its rate with none: {with_endpoints:.1f} against "
+            f"{without:.1f} payouts/s (means of the rounds), {ratio:.2f}, "
+            f"{_met(ratio >= WEBHOOKS_MIN_RATIO)}."
+        ),
+        "",
+    ]
+
+
 def render(ctx: "Context", machine: dict[str, str]) -> str:
     config = ctx.config
     sizes = " and ".join(_rows(phase.rows) for phase in ctx.phases)
@@ -334,20 +392,23 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
         ]
     if ctx.no_hot_row.one.runs:
         out += _no_hot_row(ctx.no_hot_row, ctx.phases[-1].rows)
-    out += ["## Statements per request", "", f"At {_rows(ctx.phases[-1].rows)} payouts.", ""]
-    out += _statements(ctx.phases[-1])
-    out += [
-        f"## Query plans at {_rows(ctx.plans_rows)} payouts",
-        "",
-        (
-            "`EXPLAIN (ANALYZE, BUFFERS OFF)` of the SQL the app runs, captured from a real request "
-            "(or call) with `CaptureQueriesContext`, in a transaction rolled back afterwards."
-        ),
-        "",
-    ]
+    if ctx.phases:  # (BENCH_STAGES may have left the API stages out)
+        out += ["## Statements per request", "", f"At {_rows(ctx.phases[-1].rows)} payouts.", ""]
+        out += _statements(ctx.phases[-1])
+    if ctx.plans:
+        out += [
+            f"## Query plans at {_rows(ctx.plans_rows)} payouts",
+            "",
+            (
+                "`EXPLAIN (ANALYZE, BUFFERS OFF)` of the SQL the app runs, captured from a real request "
+                "(or call) with `CaptureQueriesContext`, in a transaction rolled back afterwards."
+            ),
+            "",
+        ]
     for plan in ctx.plans:
         out += [f"### {plan['title']}", "", "```sql", plan["sql"], "```", "", "```", plan["plan"], "```", ""]
     out += _pipeline(ctx.pipeline)
+    out += _webhooks(ctx.webhooks)
     if ctx.profiles:
         out += [
             "## Profiles (BENCH_PROFILE=1)",

@@ -1,6 +1,7 @@
 """The bench run, stage by stage. Each stage is one function taking the run's `Context`, listed in
-`STAGES`: prepare, the API at each size, creates with and without a hot row, query plans, and the
-payout pipeline with Celery workers and the simulated bank."""
+`STAGES`: prepare, the API at each size, creates with and without a hot row, query plans, the
+payout pipeline with Celery workers and the simulated bank, and the pipeline beside client
+webhooks."""
 
 import json
 import os
@@ -19,17 +20,20 @@ from typing import Any
 
 import redis
 
-from bench import database, pipeline, report
+from bench import database, pipeline, report, webhooks
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
 from bench.processes import (
     Started,
+    beat,
     celery_worker,
     dispatcher,
     free_port,
     group_cpu_seconds,
     gunicorn,
     gunicorn_group,
+    receivers,
+    webhooks_worker,
 )
 from bench.profiling import py_spy, top_own_time
 
@@ -105,6 +109,17 @@ class Pipeline:
 
 
 @dataclass
+class Webhooks:
+    """Client webhooks beside the pipeline: the runs without and with ten endpoints, and how long
+    the answering endpoints' messages took to arrive after each run with them."""
+
+    without: list[PipelineRun] = field(default_factory=list)
+    with_endpoints: list[PipelineRun] = field(default_factory=list)
+    drains: list[webhooks.Drain] = field(default_factory=list)
+    payouts: int = 0
+
+
+@dataclass
 class Context:
     config: BenchConfig
     stack: ExitStack
@@ -120,6 +135,7 @@ class Context:
     plans_rows: int = 0
     no_hot_row: NoHotRow = field(default_factory=NoHotRow)
     pipeline: Pipeline = field(default_factory=Pipeline)
+    webhooks: Webhooks = field(default_factory=Webhooks)
     profiles: list[str] = field(default_factory=list)
     project_pid: int = 0
     durations: dict[str, float] = field(default_factory=dict)
@@ -537,11 +553,14 @@ def _pipeline_run(
     return run
 
 
-def stage_pipeline(ctx: Context) -> None:
-    """The money path end to end, production-like: the web app under gunicorn with the simulated bank
-    mounted, the dispatcher, a payouts worker and the bank's worker (no beat), on a database of their
-    own and the bench's Redis database (flushed before and after). First as many creates as the API
-    takes, then a fixed rate; each waited for until every payout is `paid`; then `ledger_check`."""
+@contextmanager
+def _pipeline_stack(
+    ctx: Context, *, name: str, organizations: int, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[Started, list[Started], dict[str, str], list[dict[str, str]]]]:
+    """The money path on free ports: a database of its own (created, migrated, dropped), the web app
+    under gunicorn with the simulated bank mounted, the dispatcher, a payouts worker and the bank's
+    worker; ORGANIZATIONS funded organisations, the first warmed up with 50 payouts (fresh processes
+    import lazily and connect on first use). Yields (web, components, env, the other organisations)."""
     config = ctx.config
     with ExitStack() as stack:
         database.recreate(config.pipeline_database_url)
@@ -550,15 +569,15 @@ def stage_pipeline(ctx: Context) -> None:
         _flush_redis(config.redis_url)
         stack.callback(_flush_redis, config.redis_url)
         port = free_port()
-        env = _pipeline_environment(ctx, port)
+        env = {**_pipeline_environment(ctx, port), **(extra_env or {})}
         _manage(ctx, "migrate", "--noinput", env=env)
-        warm_org, burst_org, rate_org = _django(ctx, env, "seed_many", "60", "3")
+        warm_org, *organizations_ = _django(ctx, env, "seed_many", "60", str(organizations + 1))
         web = stack.enter_context(
             gunicorn_group(
                 wsgi_app="config.wsgi:application",
                 env=env,
                 ready_path="/health/live",
-                log=WORK_DIR / "gunicorn-pipeline.log",
+                log=WORK_DIR / f"gunicorn-{name}.log",
                 python=PYTHON,
                 port=port,
             )
@@ -567,11 +586,11 @@ def stage_pipeline(ctx: Context) -> None:
             web,
             stack.enter_context(dispatcher(env=env, log=WORK_DIR / "dispatcher.log", python=PYTHON)),
         ]
-        for name, queue in (("payouts worker", "payouts"), ("bank worker", "fake_bank")):
+        for worker_name, queue in (("payouts worker", "payouts"), ("bank worker", "fake_bank")):
             components.append(
                 stack.enter_context(
                     celery_worker(
-                        name=name,
+                        name=worker_name,
                         queue=queue,
                         concurrency=2,
                         env=env,
@@ -580,20 +599,29 @@ def stage_pipeline(ctx: Context) -> None:
                     )
                 )
             )
-        _say(f"pipeline: web on {web.url}, workers up; pids {[c.pgid for c in components]}")
-        prefix = f"{ctx.started:%H%M%S}-pipeline"
-        # Fresh processes import lazily and connect on first use: warm every one of them up first.
+        _say(f"{name}: web on {web.url}, workers up; pids {[c.pgid for c in components]}")
         pipeline.create_burst(
             base_url=web.url,
             api_key=warm_org["key"],
             body=pipeline.payout_body(RECIPIENT, "bench pipeline, warm-up"),
             count=PIPELINE_WARM_UP,
             connections=16,
-            key_prefix=f"{prefix}-warm-up",
+            key_prefix=f"{ctx.started:%H%M%S}-{name}-warm-up",
         )
         pipeline.wait_all_paid(
             config.pipeline_database_url, inn=warm_org["inn"], count=PIPELINE_WARM_UP, timeout=120, say=_say
         )
+        yield web, components, env, organizations_
+
+
+def stage_pipeline(ctx: Context) -> None:
+    """The money path end to end, production-like (`_pipeline_stack`, no beat): first as many creates
+    as the API takes, then a fixed rate; each waited for until every payout is `paid`; then
+    `ledger_check`."""
+    config = ctx.config
+    with _pipeline_stack(ctx, name="pipeline", organizations=2) as (web, components, env, organizations):
+        burst_org, rate_org = organizations
+        prefix = f"{ctx.started:%H%M%S}-pipeline"
         count = config.pipeline_payouts
         ctx.pipeline.throughput = _pipeline_run(
             ctx,
@@ -634,12 +662,88 @@ def stage_pipeline(ctx: Context) -> None:
         _say(f"pipeline: ledger_check: {ctx.pipeline.ledger_check}")
 
 
+def stage_webhooks(ctx: Context) -> None:
+    """Client webhooks beside the money path: `_pipeline_stack` plus the webhooks worker (as the
+    Procfile runs it: `nice -n 10`, threads, `-c 4`) and beat (its poll every second). Rounds
+    interleaved: a burst of payouts by an organisation with no endpoint, then one by an organisation
+    with ten endpoints subscribed to every event (nine answer 204 at once, one never answers: every
+    attempt to it times out after `WEBHOOK_TIMEOUT_SECONDS`); after each, the answering endpoints'
+    messages are waited for before the next round, so that a round without endpoints runs without
+    webhook work."""
+    config = ctx.config
+    rounds = config.webhook_rounds
+    count = config.webhook_payouts
+    ok_port, dead_port = free_port(), free_port()
+    extra_env = {
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # the endpoints are on this machine
+        # beat runs only the webhooks' poll here: the other schedules are pushed out of the run
+        "RECONCILE_INTERVAL_SECONDS": "86400",
+        "INCOMING_SWEEP_INTERVAL_SECONDS": "86400",
+        "FAKE_BANK_SWEEP_INTERVAL_SECONDS": "86400",
+    }
+    with (
+        _pipeline_stack(ctx, name="webhooks", organizations=2 * rounds, extra_env=extra_env) as (
+            web,
+            components,
+            env,
+            organizations,
+        ),
+        ExitStack() as stack,
+    ):
+        stack.enter_context(
+            receivers(ok_port=ok_port, dead_port=dead_port, log=WORK_DIR / "receivers.log", python=PYTHON)
+        )
+        components.append(
+            stack.enter_context(webhooks_worker(env=env, log=WORK_DIR / "celery-webhooks.log", python=PYTHON))
+        )
+        schedule = WORK_DIR / "celerybeat-schedule"
+        schedule.unlink(missing_ok=True)
+        stack.enter_context(beat(env=env, log=WORK_DIR / "beat.log", python=PYTHON, schedule=schedule))
+        prefix = f"{ctx.started:%H%M%S}-webhooks"
+        for number in range(rounds):
+            plain, subscribed = organizations[2 * number], organizations[2 * number + 1]
+            webhooks.register_endpoints(
+                base_url=web.url, api_key=subscribed["key"], ok_port=ok_port, dead_port=dead_port
+            )
+            for with_endpoints, organization in ((False, plain), (True, subscribed)):
+                title = f"round {number + 1}, {'ten endpoints' if with_endpoints else 'no endpoint'}"
+                run = _pipeline_run(
+                    ctx,
+                    title=title,
+                    organization=organization,
+                    components=components,
+                    count=count,
+                    create=lambda organization=organization, title=title: pipeline.create_burst(
+                        base_url=web.url,
+                        api_key=organization["key"],
+                        body=pipeline.payout_body(RECIPIENT, f"bench webhooks, {title}"),
+                        count=count,
+                        connections=16,
+                        key_prefix=f"{prefix}-{organization['inn']}",
+                    ),
+                )
+                (ctx.webhooks.with_endpoints if with_endpoints else ctx.webhooks.without).append(run)
+                if with_endpoints:
+                    drained = webhooks.wait_answering_delivered(
+                        config.pipeline_database_url,
+                        inn=organization["inn"],
+                        dead_port=dead_port,
+                        timeout=config.webhook_drain_timeout,
+                        say=_say,
+                    )
+                    ctx.webhooks.drains.append(drained)
+        ctx.webhooks.payouts = count
+        output = _manage(ctx, "ledger_check", env=env)
+        _say(f"webhooks: ledger_check: {output.strip().splitlines()[-1]}")
+
+
 STAGES: list[Callable[[Context], None]] = [
     stage_prepare,
     stage_api,
     stage_no_hot_row,
     stage_plans,
     stage_pipeline,
+    stage_webhooks,
 ]
 
 
@@ -698,6 +802,8 @@ def main(argv: list[str] | None = None) -> None:
         "gunicorn-pipeline.log",
         "celery-payouts.log",
         "celery-fake_bank.log",
+        "celery-webhooks.log",
+        "gunicorn-webhooks.log",
     ):
         (WORK_DIR / name).write_text("")
     with ExitStack() as stack:
@@ -712,7 +818,13 @@ def main(argv: list[str] | None = None) -> None:
             project_env=project_env,
             ceiling_env=ceiling_env,
         )
+        # BENCH_STAGES=pipeline,webhooks runs those stages alone (a partial report, for a quick look).
+        chosen = {
+            f"stage_{name.strip()}" for name in os.environ.get("BENCH_STAGES", "").split(",") if name.strip()
+        }
         for stage in STAGES:
+            if chosen and stage.__name__ not in chosen:
+                continue
             stage_started = time.monotonic()
             stage(ctx)
             ctx.durations[stage.__name__] = time.monotonic() - stage_started

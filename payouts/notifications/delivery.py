@@ -31,6 +31,7 @@ from standardwebhooks.webhooks import Webhook
 from payouts.models import (
     RESPONSE_BODY_MAX_CHARS,
     DeliveryStatus,
+    Event,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -44,6 +45,8 @@ logger = structlog.get_logger(__name__)
 RESPONSE_READ_MAX_BYTES = 4096
 # How long past its last possible attempt a worker's hold on an endpoint lasts if the worker dies.
 LEASE_MARGIN_SECONDS = 30
+# Due messages read, and their attempts recorded, together.
+DELIVERY_BATCH = 50
 USER_AGENT = "payout-service-webhooks/1"
 
 _FAN_OUT_SQL = """
@@ -100,34 +103,40 @@ def endpoint_lease(*, endpoint_id: UUID, held: datetime | None = None) -> dateti
 
 def endpoint_deliver(*, endpoint_id: UUID, lease: datetime | None = None) -> int:
     """Send the endpoint's due messages, oldest first, one at a time, up to
-    `WEBHOOK_DELIVERIES_PER_TASK`; nothing when another worker holds the endpoint. Returns the
-    number of attempts made."""
+    `WEBHOOK_DELIVERIES_PER_TASK`; nothing when another worker holds the endpoint. They are read
+    `DELIVERY_BATCH` at a time and each batch's attempts recorded together (a worker lost in between
+    sends them again: at least once). Returns the number of attempts made."""
     held = endpoint_lease(endpoint_id=endpoint_id, held=lease)
     if held is None:
         return 0
     sent = 0
     try:
         while sent < settings.WEBHOOK_DELIVERIES_PER_TASK:
-            delivery = (
-                WebhookDelivery.objects.select_related("event", "endpoint__organization")
-                .filter(
-                    endpoint_id=endpoint_id,
-                    status=DeliveryStatus.PENDING,
-                    next_attempt_at__lte=timezone.now(),
-                )
-                .order_by("next_attempt_at", "id")
-                .first()
+            endpoint = WebhookEndpoint.objects.select_related("organization").get(pk=endpoint_id)
+            batch = list(
+                WebhookDelivery.objects.select_related("event")
+                .filter(endpoint=endpoint, status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
+                .order_by("next_attempt_at", "id")[
+                    : min(DELIVERY_BATCH, settings.WEBHOOK_DELIVERIES_PER_TASK - sent)
+                ]
             )
-            if delivery is None or delivery.endpoint.disabled:
+            if endpoint.disabled or not batch:
                 break
-            if held - timezone.now() < timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 5):
-                held = endpoint_lease(endpoint_id=endpoint_id, held=held)  # long enough for one more
-                if held is None:
-                    break
-            delivery_attempt(delivery=delivery)
-            sent += 1
+            sent_now: list[tuple[WebhookDelivery, datetime, Answer]] = []
+            for delivery in batch:
+                if held - timezone.now() < timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 5):
+                    held = endpoint_lease(endpoint_id=endpoint_id, held=held)  # long enough for one more
+                    if held is None:
+                        break
+                attempted_at = timezone.now()
+                sent_now.append((delivery, attempted_at, _send(endpoint, delivery.event, at=attempted_at)))
+            _record(endpoint, sent_now)
+            sent += len(sent_now)
+            if held is None or len(sent_now) < len(batch):
+                break
     finally:
-        WebhookEndpoint.objects.filter(pk=endpoint_id, leased_until=held).update(leased_until=None)
+        if held is not None:
+            WebhookEndpoint.objects.filter(pk=endpoint_id, leased_until=held).update(leased_until=None)
     return sent
 
 
@@ -145,17 +154,30 @@ class Answer:
         return self.status_code is not None and 200 <= self.status_code < 300 and not self.error
 
 
-def delivery_attempt(*, delivery: WebhookDelivery) -> WebhookAttempt:
-    """POST the delivery's message once and record the attempt: succeeded on a 2xx within
-    `WEBHOOK_TIMEOUT_SECONDS`; otherwise the next attempt is scheduled, or, after the last of the
-    schedule, the delivery has failed. Disables the endpoint once every attempt has failed for
-    `WEBHOOK_DISABLE_AFTER_DAYS`."""
-    endpoint, event = delivery.endpoint, delivery.event
+def _send(endpoint: WebhookEndpoint, event: Event, *, at: datetime) -> Answer:
     body = json.dumps(render_event(event, inn=endpoint.organization.inn), separators=(",", ":"))
-    attempted_at = timezone.now()
-    answer = _post(endpoint, msg_id=event.public_id, body=body, at=attempted_at)
-    with transaction.atomic():
-        attempt = WebhookAttempt.objects.create(
+    answer = _post(endpoint, msg_id=event.public_id, body=body, at=at)
+    logger.info(
+        "webhook.attempt",
+        endpoint_id=str(endpoint.pk),
+        event_id=event.public_id,
+        status_code=answer.status_code,
+        error=answer.error or None,
+        duration_ms=answer.duration_ms,
+    )
+    return answer
+
+
+@transaction.atomic
+def _record(endpoint: WebhookEndpoint, sent: list[tuple[WebhookDelivery, datetime, Answer]]) -> None:
+    """Record attempts, in one transaction: each attempt's row; each delivery succeeded on a 2xx
+    within `WEBHOOK_TIMEOUT_SECONDS`, otherwise its next attempt scheduled, or after the last of the
+    schedule failed; the endpoint's failing streak (since its last success), and the endpoint
+    disabled once every attempt has failed for `WEBHOOK_DISABLE_AFTER_DAYS`."""
+    if not sent:
+        return
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(
             delivery=delivery,
             attempted_at=attempted_at,
             status_code=answer.status_code,
@@ -163,31 +185,38 @@ def delivery_attempt(*, delivery: WebhookDelivery) -> WebhookAttempt:
             error=answer.error[:300],
             response_body=answer.body[:RESPONSE_BODY_MAX_CHARS],
         )
+        for delivery, attempted_at, answer in sent
+    )
+    failing_since = endpoint.failing_since
+    for delivery, attempted_at, answer in sent:
         delivery.attempts += 1
         delivery.last_attempt_at = attempted_at
         if answer.succeeded:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, None
-            if endpoint.failing_since is not None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-                endpoint.failing_since = None
+            failing_since = None
+            continue
+        delay = _retry_delay(delivery.attempts)
+        if delay is None:
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
         else:
-            delay = _retry_delay(delivery.attempts)
-            if delay is None:
-                delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-            else:
-                delivery.next_attempt_at = attempted_at + delay
-            _endpoint_failed(endpoint, at=attempted_at)
-        delivery.save(update_fields=["attempts", "last_attempt_at", "status", "next_attempt_at"])
-    logger.info(
-        "webhook.attempt",
-        endpoint_id=str(endpoint.pk),
-        event_id=event.public_id,
-        attempt=delivery.attempts,
-        status_code=answer.status_code,
-        error=answer.error or None,
-        duration_ms=answer.duration_ms,
+            delivery.next_attempt_at = attempted_at + delay
+        failing_since = failing_since or attempted_at
+    WebhookDelivery.objects.bulk_update(
+        [delivery for delivery, _, _ in sent], ["attempts", "last_attempt_at", "status", "next_attempt_at"]
     )
-    return attempt
+    last_attempt = sent[-1][1]
+    if failing_since != endpoint.failing_since:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=failing_since)
+        endpoint.failing_since = failing_since
+    if failing_since is not None and last_attempt - failing_since >= timedelta(
+        days=settings.WEBHOOK_DISABLE_AFTER_DAYS
+    ):
+        reason = (
+            f"Disabled at {last_attempt.isoformat()}: every delivery failed since "
+            f"{failing_since.isoformat()}."
+        )
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(disabled=True, disabled_reason=reason)
+        logger.error("webhook.endpoint_disabled", endpoint_id=str(endpoint.pk), reason=reason)
 
 
 def _retry_delay(attempts: int) -> timedelta | None:
@@ -198,19 +227,6 @@ def _retry_delay(attempts: int) -> timedelta | None:
         return None
     seconds = schedule[attempts] * settings.WEBHOOK_RETRY_SCALE
     return timedelta(seconds=seconds * (1 + random.random() / 10))  # noqa: S311 (jitter, not secrecy)
-
-
-def _endpoint_failed(endpoint: WebhookEndpoint, *, at: datetime) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=at)
-    endpoint.refresh_from_db(fields=["failing_since", "disabled"])
-    assert endpoint.failing_since is not None
-    if endpoint.disabled or at - endpoint.failing_since < timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS):
-        return
-    reason = (
-        f"Disabled at {at.isoformat()}: every delivery failed since {endpoint.failing_since.isoformat()}."
-    )
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(disabled=True, disabled_reason=reason)
-    logger.error("webhook.endpoint_disabled", endpoint_id=str(endpoint.pk), reason=reason)
 
 
 def signatures(endpoint: WebhookEndpoint, *, msg_id: str, at: datetime, body: str) -> str:
