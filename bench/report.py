@@ -283,11 +283,11 @@ def _webhooks(result: "Webhooks") -> list[str]:
         "",
         (
             "The pipeline's stack (above) plus the client webhooks' worker as the Procfile runs it "
-            "(`nice -n 10`, threads, `-c 4`) and beat (its one-second poll; the other schedules pushed "
+            "(`chrt --idle 0`, threads, `-c 4`) and beat (its one-second poll; the other schedules pushed "
             "out of the run). Each round: a burst of payouts by an organisation with no endpoint, then "
             "one by an organisation with ten endpoints subscribed to every event (four events a payout, "
-            "so forty messages): nine answer 204 at once (a threaded server on this machine, also at "
-            "`nice -n 10`), one accepts the connection and never answers, so every attempt to it waits "
+            "so forty messages): nine answer 204 at once (a threaded server on this machine, at the idle "
+            "priority too: it stands for the clients' machines), one accepts the connection and never answers, so every attempt to it waits "
             "out the 15-second timeout. After each round with endpoints, the bench waits until the "
             "answering endpoints have every message before the next round, so that a round without "
             "endpoints runs without webhook work. CPU columns as above; the webhooks worker's CPU is "
