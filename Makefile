@@ -8,7 +8,7 @@ PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
 .PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker webhook-worker beat test check lint format \
-        typecheck imports docker-lint schema screenshots ledger-check bench capacity bench-smoke chaos chaos-short clean
+        typecheck imports docker-lint schema screenshots ledger-check bench capacity bench-smoke chaos chaos-short fuzz clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -114,6 +114,9 @@ chaos: install services  ## Faults on a stack of its own: 500 payouts, worker ki
 
 chaos-short: install services  ## The chaos run scaled down (100 payouts, short faults; ~1.5 min); CI runs it.
 	$(PY) -m chaos --short
+
+fuzz: install services  ## schemathesis on a stack of its own: >= FUZZ_REQUESTS (10,000) requests, fails on a 5xx or a response off the schema (~5 min).
+	$(PY) -m fuzz
 
 clean:  ## Remove the virtualenv, caches and generated files.
 	rm -rf .venv .venv-tools .mypy_cache .ruff_cache .pytest_cache var staticfiles

@@ -31,7 +31,8 @@ graceful_timeout = 30
 # The workers' heartbeat files in memory, not on a container's overlay disk (where writes can stall).
 SHARED_MEMORY = "/dev/shm"  # noqa: S108 (gunicorn creates its files there with mkstemp)
 worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
-# Request lines and headers: gunicorn's own limits (4094 bytes, 100 fields of 8190) answer 400.
+# Request lines and headers: gunicorn's own limits (4094 bytes: 414; 100 fields of 8190: 431), in
+# the error envelope like its 400s (below).
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 reload = os.environ.get("WEB_RELOAD", "").lower() in {"1", "true", "yes"}
 # No control socket: nothing here uses `gunicornc`, and several gunicorns (the bench's, the image's

@@ -141,7 +141,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "PayoutStatusEnum": "payouts.models.PayoutStatus.choices",
+        "EventTypeEnum": "payouts.models.EventType.choices",
     },
+    # Every operation may also get what the web server itself refuses (`config/gunicorn.py`).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "payouts.api.errors.server_limits_documented",
+    ],
 }
 
 # --- Payouts ---------------------------------------------------------------------------------

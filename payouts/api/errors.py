@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -101,6 +102,7 @@ def permission_denied_view(request: HttpRequest, exception: Exception) -> HttpRe
     return defaults.permission_denied(request, exception)
 
 
+@csrf_exempt  # the catch-all API route: a POST to no route is a 404, not Django's CSRF page
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(envelope("not_found", "Not found."), status=404)
@@ -123,3 +125,22 @@ class ErrorSerializer(serializers.Serializer[Any]):
     """The body of every error response."""
 
     error = ErrorDetailSerializer()
+
+
+# What gunicorn answers itself, before Django (config/gunicorn.py writes it in the envelope): on every
+# operation of the schema.
+SERVER_LIMIT_RESPONSES = {
+    "414": "`uri_too_long`: the request line (path and query) is over the web server's 4094 bytes.",
+    "431": "`headers_too_large`: a header, or their number, is over the web server's limits.",
+}
+
+
+def server_limits_documented(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: 414 and 431, in the error envelope, on every operation."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            for status_code, description in SERVER_LIMIT_RESPONSES.items():
+                responses.setdefault(status_code, {"description": description, "content": error})
+    return result

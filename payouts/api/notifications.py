@@ -228,6 +228,7 @@ def _endpoint_or_404(request: Request, endpoint_id: UUID) -> WebhookEndpoint:
 class WebhookEndpointListCreateApi(GenericAPIView[WebhookEndpoint]):
     serializer_class = WebhookEndpointSerializer
     pagination_class = NewestFirstCursorPagination
+    queryset = WebhookEndpoint.objects.none()  # for the schema; requests read the caller's own
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
         return selectors.webhook_endpoints_of(organization=_organization(self.request))
@@ -306,6 +307,7 @@ class WebhookEndpointRotateSecretApi(GenericAPIView[WebhookEndpoint]):
 class WebhookDeliveryListApi(GenericAPIView[WebhookDelivery]):
     serializer_class = WebhookDeliverySerializer
     pagination_class = NewestFirstCursorPagination
+    queryset = WebhookDelivery.objects.none()  # for the schema; requests read the endpoint's own
 
     @extend_schema(
         operation_id="webhook_deliveries_list",

@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -15,10 +15,20 @@ from payouts.api.errors import ErrorSerializer
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.models import EntryKind, LedgerEntry, Organization
 
-_ERRORS = {
+_ERRORS: dict[int | tuple[int, str], OpenApiResponse] = {
     401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
+    403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
     404: OpenApiResponse(ErrorSerializer, description="No such organisation for this caller."),
+    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
 }
+INN_PARAMETER = OpenApiParameter(
+    "inn",
+    type={"type": "string", "pattern": "^([0-9]{10}|[0-9]{12})$"},
+    location=OpenApiParameter.PATH,
+    description="The organisation's INN (10 digits; 12 for a sole trader). A caller sees only its own.",
+    # `make seed`'s demo organisation (`manage.py seed_demo`).
+    examples=[OpenApiExample("Demo LLC", value="7707083893")],
+)
 # What a ledger entry meant for the payout that caused it.
 PAYOUT_EVENT_NAMES = {
     EntryKind.PENDING: "held",
@@ -90,7 +100,11 @@ def _organization_or_404(request: Request, inn: str) -> Organization:
 class BalanceApi(GenericAPIView[Any]):
     serializer_class = BalanceSerializer
 
-    @extend_schema(operation_id="organization_balance", responses={200: BalanceSerializer, **_ERRORS})
+    @extend_schema(
+        operation_id="organization_balance",
+        parameters=[INN_PARAMETER],
+        responses={200: BalanceSerializer, **_ERRORS},
+    )
     def get(self, request: Request, inn: str) -> Response:
         organization = _organization_or_404(request, inn)
         balances = selectors.balances_of(organization=organization)
@@ -113,6 +127,7 @@ class BalanceHistoryApi(GenericAPIView[LedgerEntry]):
 
     @extend_schema(
         operation_id="organization_balance_history",
+        parameters=[INN_PARAMETER],
         responses={200: LedgerEntrySerializer(many=True), **_ERRORS},
     )
     def get(self, request: Request, inn: str) -> Response:

@@ -3,7 +3,7 @@
 from typing import Any
 from uuid import UUID
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -19,18 +19,60 @@ from payouts.api.serializers import (
     PayoutListItemSerializer,
     PayoutSerializer,
     PayoutUpdateSerializer,
-    render_payout,
 )
 from payouts.models import Actor, Payout, PayoutStatus
+from payouts.rendering import render_payout
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# Requests the schema shows, each of which succeeds against a funded organisation: the account
+# passes the control-key check against the BIC (the simulator pays it), the IBAN its check digits.
+CREATE_EXAMPLES = [
+    OpenApiExample(
+        "An account with its BIC",
+        value={
+            "amount": "100.50",
+            "currency": "RUB",
+            "recipient": {
+                "name": "Ivan Petrov",
+                "account_number": "40702810938000000001",
+                "bic": "044525225",
+            },
+            "description": "Invoice 2024-0001",
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "An IBAN",
+        value={
+            "amount": 250,
+            "currency": "EUR",
+            "recipient": {"name": "Hans Muster", "iban": "DE89370400440532013000"},
+        },
+        request_only=True,
+    ),
+]
+UPDATE_EXAMPLES = [
+    OpenApiExample(
+        "Cancel", value={"status": "canceled", "reason": "The customer withdrew."}, request_only=True
+    ),
+    OpenApiExample(
+        "A new description", value={"description": "Invoice 2024-0001, corrected"}, request_only=True
+    ),
+]
 
-_ERRORS = {
+_ERRORS: dict[int | tuple[int, str], OpenApiResponse] = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `details` names the fields."),
     401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
     403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
     404: OpenApiResponse(ErrorSerializer, description="No such payout for this caller."),
     429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
+}
+# What a request with a body may also get: the parser's refusals (`payouts.api.parsers`).
+_BODY_ERRORS = {
+    413: OpenApiResponse(ErrorSerializer, description="`payload_too_large`: the body is over the limit."),
+    415: OpenApiResponse(
+        ErrorSerializer, description="`unsupported_media_type`: the body is not declared as JSON."
+    ),
 }
 
 
@@ -67,12 +109,17 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
     @extend_schema(
         operation_id="payouts_create",
         request=PayoutCreateSerializer,
+        examples=CREATE_EXAMPLES,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
+                type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
                 location=OpenApiParameter.HEADER,
                 required=True,
-                description="1-255 characters. A replay with the same body returns the same payout (200).",
+                description=(
+                    f"1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable characters, unique per payout. A replay "
+                    "with the same body returns the same payout (200)."
+                ),
             )
         ],
         responses={
@@ -82,6 +129,7 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
                 ErrorSerializer, description="`idempotency_key_reused`: same key, other body."
             ),
             422: OpenApiResponse(ErrorSerializer, description="`insufficient_funds`."),
+            **_BODY_ERRORS,
             **_ERRORS,
         },
     )
@@ -121,6 +169,7 @@ class PayoutDetailApi(GenericAPIView[Payout]):
     @extend_schema(
         operation_id="payouts_update",
         request=PayoutUpdateSerializer,
+        examples=UPDATE_EXAMPLES,
         responses={
             200: PayoutSerializer,
             409: OpenApiResponse(
@@ -133,6 +182,7 @@ class PayoutDetailApi(GenericAPIView[Payout]):
                 ),
             ),
             503: OpenApiResponse(ErrorSerializer, description="`bank_unavailable`: try the cancel again."),
+            **_BODY_ERRORS,
             **_ERRORS,
         },
     )

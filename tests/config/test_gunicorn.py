@@ -96,7 +96,7 @@ def test_what_the_server_refuses_itself_is_the_envelope(
 
 
 def test_a_well_formed_request_reaches_django(server: int) -> None:
-    status_line, headers, body = raw_request(
+    status_line, _, body = raw_request(
         server, b"GET /api/payouts/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     )
 

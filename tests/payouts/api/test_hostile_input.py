@@ -190,3 +190,17 @@ def test_a_date_filter_with_an_offset_postgresql_cannot_hold_is_compared_in_utc(
 
     assert response.status_code == 200, response.content
     assert [item["id"] for item in response.json()["results"]] == [str(payout.pk)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/api/nothing/here/"), ("patch", "/api/payouts/not-a-uuid/"), ("delete", "/api/payouts/1/")],
+)
+def test_a_write_to_a_path_that_does_not_exist_is_the_envelopes_404_not_a_csrf_page(
+    organization: Organization, method: str, path: str
+) -> None:
+    # a client with a key and no CSRF cookie, as every API client is (Django's CSRF check is on)
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(organization=organization)}")
+    assert_envelope(getattr(client, method)(path, {}, format="json"), 404, "not_found")
