@@ -28,6 +28,8 @@ PAYOUT_FIELDS = (
     "paid_at",
     "failed_at",
     "canceled_at",
+    "reference",
+    "batch_id",
 )
 EVENT_FIELDS = ("from_status", "to_status", "actor", "reason", "created_at")
 
@@ -68,6 +70,8 @@ def render_payout(
         "paid_at": timestamp(payout["paid_at"]),
         "failed_at": timestamp(payout["failed_at"]),
         "canceled_at": timestamp(payout["canceled_at"]),
+        "reference": payout["reference"],
+        "batch": str(payout["batch_id"]) if payout["batch_id"] else None,
     }
     if events is not None:
         rendered["events"] = [

@@ -9,13 +9,12 @@ import json
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, cast
 
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Field, Model
 from django.utils import timezone
 
 from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_apply
@@ -47,6 +46,7 @@ from payouts.models import (
 )
 from payouts.money import AMOUNT_DECIMAL_PLACES, currency_exponent
 from payouts.notifications import events
+from payouts.rows import columns, insert_fields, insert_values
 from payouts.transitions import IN_FLIGHT_STATUSES, payout_transition
 from provider.errors import (
     ProviderCancelRefusedError,
@@ -106,7 +106,7 @@ def _decimal_places(amount: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
-def _payout_request_checked(request: PayoutRequest) -> PayoutRequest:
+def payout_request_checked(request: PayoutRequest) -> PayoutRequest:
     """The request with its amount quantised to the currency's places, once it keeps the rules: a
     configured currency (`CurrencyNotAllowed`), then a positive amount no finer than the currency
     allows and at most `PAYOUT_MAX_AMOUNT` (`AmountNotAllowed`)."""
@@ -139,7 +139,7 @@ def payout_create(
     raises `IdempotencyKeyReused`. Two simultaneous requests with one key meet at the unique index:
     the second waits for the first to commit, then reads and returns its payout.
     """
-    request = _payout_request_checked(request)
+    request = payout_request_checked(request)
     fingerprint = request.fingerprint()
     payout = Payout(
         organization=organization,
@@ -191,11 +191,11 @@ def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
     """Write the payout, its event, the client's `payout.created` event and its hold
     (`_CREATE_SQL`); False, and nothing written, when the payout's idempotency key is taken. Sets the
     instances' primary keys and timestamps as written."""
-    payout_params = _insert_params(payout)  # first: it sets the payout's timestamps the event shows
+    payout_params = insert_values(payout)  # first: it sets the payout's timestamps the event shows
     client_event = events.payout_event(
         payout=payout, type_=EventType.PAYOUT_CREATED, created_at=payout.created_at
     )
-    params = [*payout_params, *_insert_params(event), *_insert_params(client_event)]
+    params = [*payout_params, *insert_values(event), *insert_values(client_event)]
     # Inside a caller's transaction (a test's, a batch's) a refused statement must not abort it: a
     # savepoint. Outside one, the statement commits by itself.
     in_transaction = connection.in_atomic_block
@@ -219,36 +219,17 @@ def _insert_with_hold(payout: Payout, event: PayoutEvent) -> bool:
 @lru_cache(maxsize=1)
 def _create_sql() -> str:
     """`_CREATE_SQL` with the payout's and the events' columns, built once per process."""
-    payout_fields, event_fields = _insert_fields(Payout), _insert_fields(PayoutEvent)
-    client_event_fields = _insert_fields(Event)
+    payout_fields, event_fields = insert_fields(Payout), insert_fields(PayoutEvent)
+    client_event_fields = insert_fields(Event)
     return _CREATE_SQL.format(
-        payout_columns=_columns(payout_fields),
+        payout_columns=columns(payout_fields),
         payout_values=", ".join(["%s"] * len(payout_fields)),
-        event_columns=_columns(event_fields),
+        event_columns=columns(event_fields),
         event_values=", ".join(["%s"] * len(event_fields)),
-        client_event_columns=_columns(client_event_fields),
+        client_event_columns=columns(client_event_fields),
         client_event_values=", ".join(["%s"] * len(client_event_fields)),
         hold_ctes=entries.HOLD_CTES,
     )
-
-
-@cache
-def _insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
-    """The columns the ORM would insert for MODEL: all but an automatic primary key (the database's)."""
-    return [field for field in model._meta.concrete_fields if field is not model._meta.auto_field]
-
-
-def _columns(fields: list[Field[Any, Any]]) -> str:
-    return ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
-
-
-def _insert_params(instance: Model) -> list[Any]:
-    """INSTANCE's values for `_insert_fields`, as the ORM would save them (defaults and `auto_now`
-    applied to the instance)."""
-    return [
-        field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for field in _insert_fields(type(instance))
-    ]
 
 
 def _payout_for_key(*, organization: Organization, idempotency_key: str) -> Payout | None:

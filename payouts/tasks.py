@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from payouts.bank import incoming_sweep, reconciliation, submission
-from payouts.notifications import delivery
+from payouts.notifications import batches, delivery
 from provider.errors import ProviderTransientError
 
 logger = structlog.get_logger(__name__)
@@ -106,3 +106,9 @@ def prune_events() -> None:
     pruned = delivery.events_prune()
     if pruned:
         logger.info("events.pruned", count=pruned)
+
+
+@shared_task(acks_late=True)
+def complete_payout_batches() -> None:
+    """Beat: mark the batches whose every item is final completed, and tell their clients."""
+    batches.payout_batches_complete()

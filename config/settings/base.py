@@ -169,6 +169,13 @@ STUCK_AFTER_HOURS = env_float("STUCK_AFTER_HOURS", 24.0)
 # The dispatcher (`manage.py payouts_dispatch`) hands `new` payouts to the workers: it looks every
 # DISPATCH_POLL_SECONDS, claims up to DISPATCH_BATCH_SIZE, queues them DISPATCH_CHUNK_SIZE to a task,
 # and claims again a payout still `new` DISPATCH_RECLAIM_SECONDS after its claim (the task was lost).
+# --- Batches -----------------------------------------------------------------------------------
+PAYOUT_BATCH_MAX_ITEMS = env_int("PAYOUT_BATCH_MAX_ITEMS", 10_000)
+# A batch's body (JSON or CSV) may be this large; every other body keeps Django's 2.5 MB.
+PAYOUT_BATCH_MAX_BYTES = env_int("PAYOUT_BATCH_MAX_BYTES", 8 * 1024 * 1024)
+# How often batches whose items are all final are marked completed (and told).
+PAYOUT_BATCH_COMPLETE_SECONDS = env_float("PAYOUT_BATCH_COMPLETE_SECONDS", 5.0)
+
 # --- Client webhooks (docs/design.md, "Telling the client") -------------------------------------
 # Events (the events API, what endpoints are sent) are kept this long, then pruned daily.
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
@@ -320,6 +327,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(WEBHOOK_POLL_SECONDS * 5, 5.0)},
     },
     "prune-events": {"task": "payouts.tasks.prune_events", "schedule": 3600.0},
+    "complete-payout-batches": {
+        "task": "payouts.tasks.complete_payout_batches",
+        "schedule": PAYOUT_BATCH_COMPLETE_SECONDS,
+    },
 }
 if FAKE_BANK_ENABLED:
     CELERY_BEAT_SCHEDULE["fake-bank-sweep"] = {

@@ -32,6 +32,8 @@ class PayoutFilter(django_filters.FilterSet):
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte")
     amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte")
+    batch = django_filters.UUIDFilter(field_name="batch_id", help_text="The items of a batch.")
+    reference = django_filters.CharFilter(field_name="reference", help_text="A batch item's reference.")
 
     class Meta:
         model = Payout

@@ -54,11 +54,24 @@ def _depth(text: str) -> int:
     return deepest
 
 
-def _is_json(content_type: str) -> bool:
+def is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
+
+
+def strict_json_loads(text: str) -> Any:
+    """TEXT as JSON, strictly (see the module); raises `ParseError` for anything else."""
+    # The character scan only when there are enough brackets to nest that deep (counted in C):
+    # an ordinary body costs two counts, not a Python loop over every character.
+    brackets = text.count("[") + text.count("{")
+    if brackets > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+        raise exceptions.ParseError(f"JSON nested deeper than {MAX_DEPTH} levels is not accepted.")
+    try:
+        return json.loads(text, object_pairs_hook=_object, parse_constant=_not_a_number)
+    except ValueError as exc:
+        raise exceptions.ParseError(f"Malformed JSON: {exc}") from exc
 
 
 class StrictJSONParser(JSONParser):
@@ -67,19 +80,11 @@ class StrictJSONParser(JSONParser):
     ) -> Any:
         request = (parser_context or {}).get("request")
         content_type = getattr(request, "content_type", "") or ""
-        if not _is_json(content_type):
+        if not is_json(content_type):
             raise exceptions.UnsupportedMediaType(content_type or "none")
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = stream.read().decode(encoding)
         except UnicodeDecodeError as exc:
             raise exceptions.ParseError("The body is not valid UTF-8.") from exc
-        # The character scan only when there are enough brackets to nest that deep (counted in C):
-        # an ordinary body costs two counts, not a Python loop over every character.
-        brackets = text.count("[") + text.count("{")
-        if brackets > MAX_DEPTH and _depth(text) > MAX_DEPTH:
-            raise exceptions.ParseError(f"JSON nested deeper than {MAX_DEPTH} levels is not accepted.")
-        try:
-            return json.loads(text, object_pairs_hook=_object, parse_constant=_not_a_number)
-        except ValueError as exc:
-            raise exceptions.ParseError(f"Malformed JSON: {exc}") from exc
+        return strict_json_loads(text)

@@ -178,13 +178,17 @@ class PayoutCreateSerializer(StrictSerializer):
     description = TextField(required=False, allow_blank=True, max_length=500, default="")
 
     def to_request(self) -> PayoutRequest:
-        data = self.validated_data
-        return PayoutRequest(
-            amount=data["amount"],
-            currency=data["currency"],
-            recipient=dict(data["recipient"]),
-            description=data.get("description", ""),
-        )
+        return payout_request_from(self.validated_data)
+
+
+def payout_request_from(data: Mapping[str, Any]) -> PayoutRequest:
+    """The service's request from a `PayoutCreateSerializer`'s validated data."""
+    return PayoutRequest(
+        amount=data["amount"],
+        currency=data["currency"],
+        recipient=dict(data["recipient"]),
+        description=data.get("description", ""),
+    )
 
 
 class PayoutUpdateSerializer(StrictSerializer):
@@ -235,10 +239,13 @@ class PayoutListItemSerializer(serializers.ModelSerializer[Payout]):
 
     amount = AmountField()
     recipient = RecipientField(child=serializers.CharField())
+    batch = serializers.UUIDField(
+        source="batch_id", allow_null=True, help_text="The batch it came in, if any."
+    )
 
     class Meta:
         model = Payout
-        fields = list(PAYOUT_FIELDS)
+        fields = [*(name for name in PAYOUT_FIELDS if name != "batch_id"), "batch"]
         read_only_fields = fields
 
 
@@ -248,7 +255,7 @@ class PayoutSerializer(PayoutListItemSerializer):
     events = PayoutEventSerializer(many=True, read_only=True)
 
     class Meta(PayoutListItemSerializer.Meta):
-        fields = [*PAYOUT_FIELDS, "events"]
+        fields = [*PayoutListItemSerializer.Meta.fields, "events"]
         read_only_fields = fields
 
     def to_representation(self, instance: Payout) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from payouts.api import notifications
+from payouts.api import batches, notifications
 from payouts.api.errors import not_found_view
 from payouts.api.organizations import BalanceApi, BalanceHistoryApi
 from payouts.api.views import PayoutDetailApi, PayoutListCreateApi
@@ -16,6 +16,20 @@ urlpatterns = [
         name="organization-balance-history",
     ),
     path("webhooks/bank/", bank_webhook, name="bank-webhook"),
+    path("payout-batches/", batches.PayoutBatchListCreateApi.as_view(), name="payout-batch-list"),
+    path(
+        "payout-batches/<uuid:batch_id>/", batches.PayoutBatchDetailApi.as_view(), name="payout-batch-detail"
+    ),
+    path(
+        "payout-batches/<uuid:batch_id>/cancel/",
+        batches.PayoutBatchCancelApi.as_view(),
+        name="payout-batch-cancel",
+    ),
+    path(
+        "payout-batches/<uuid:batch_id>/items.csv",
+        batches.PayoutBatchItemsCsvApi.as_view(),
+        name="payout-batch-items-csv",
+    ),
     path("events/", notifications.EventListApi.as_view(), name="event-list"),
     path("events/<str:event_id>/", notifications.EventDetailApi.as_view(), name="event-detail"),
     path(

@@ -137,11 +137,11 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
         organization = caller_organization(request)
         if organization is None:
             raise exceptions.PermissionDenied("Payouts are created by organisations, with their API key.")
-        idempotency_key = _idempotency_key(request)
+        key = idempotency_key(request)
         serializer = PayoutCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         payout, created = services.payout_create(
-            organization=organization, idempotency_key=idempotency_key, request=serializer.to_request()
+            organization=organization, idempotency_key=key, request=serializer.to_request()
         )
         if not created:  # a replay answers with the payout as it is now, events and all
             payout = selectors.payout_for_idempotent_response(payout_id=payout.pk)
@@ -150,7 +150,7 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
         )
 
 
-def _idempotency_key(request: Request) -> str:
+def idempotency_key(request: Request) -> str:
     key = request.headers.get("Idempotency-Key", "")
     if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
         raise exceptions.ValidationError(

@@ -38,6 +38,7 @@ from payouts.models import (
     Payout,
 )
 from payouts.money import format_amount
+from payouts.rows import copy_into
 
 logger = structlog.get_logger(__name__)
 
@@ -228,4 +229,63 @@ def _resolve(*, payout: Payout, kind: EntryKind) -> LedgerEntry | None:
         pending_entry=hold,
         payout=payout,
         description="payout paid" if kind == EntryKind.POST_PENDING else f"payout {payout.status}",
+    )
+
+
+@transaction.atomic(savepoint=False)
+def holds_place_for_batch(*, organization: Organization, payouts: list[Payout]) -> None:
+    """Hold every payout of a batch: the organisation's account of each currency locked once (in
+    currency order, so two batches never wait on each other crosswise), its total reserved by one
+    UPDATE, and one COPY of the holds' entries. Raises `InsufficientFunds` when the available
+    balance of any currency does not cover that currency's total, naming every shortfall; nothing is
+    written then."""
+    totals: dict[str, Decimal] = {}
+    for payout in payouts:
+        totals[payout.currency] = totals.get(payout.currency, Decimal(0)) + payout.amount
+    accounts = {
+        account.currency: account
+        for account in LedgerAccount.objects.select_for_update()
+        .filter(kind=AccountKind.ORGANIZATION, organization=organization, currency__in=totals)
+        .order_by("currency")
+    }
+    shortfalls = []
+    for currency, total in sorted(totals.items()):
+        available = accounts[currency].available if currency in accounts else Decimal(0)
+        if available < total:
+            shortfalls.append(
+                {
+                    "currency": currency,
+                    "available": format_amount(available, currency),
+                    "requested": format_amount(total, currency),
+                    "shortfall": format_amount(total - available, currency),
+                }
+            )
+    if shortfalls:
+        raise InsufficientFunds(
+            "The organisation's available balance does not cover the batch.",
+            details={"shortfalls": shortfalls},
+        )
+    settlements = {
+        account.currency: account.pk
+        for account in LedgerAccount.objects.filter(
+            kind=AccountKind.BANK_SETTLEMENT, organization=None, currency__in=totals
+        )
+    }
+    for currency, total in totals.items():
+        _add(accounts[currency].pk, debits_pending=total)
+    copy_into(
+        LedgerEntry,
+        (
+            LedgerEntry(
+                kind=EntryKind.PENDING,
+                debit_account_id=accounts[payout.currency].pk,
+                credit_account_id=settlements[payout.currency],
+                organization_id=organization.pk,
+                amount=payout.amount,
+                currency=payout.currency,
+                payout_id=payout.pk,
+                description="hold for payout",
+            )
+            for payout in payouts
+        ),
     )

@@ -10,6 +10,7 @@ from payouts.models.bank import (
     BankWebhookEvent,
     WebhookOutcome,
 )
+from payouts.models.batches import REFERENCE_MAX_LENGTH, PayoutBatch
 from payouts.models.events import EVENT_ID_PREFIX, Event, EventType
 from payouts.models.ledger import (
     AccountKind,
@@ -35,6 +36,7 @@ __all__ = [
     "ANOMALY_MAX_LENGTH",
     "BANK_REFERENCE_MAX_LENGTH",
     "EVENT_ID_PREFIX",
+    "REFERENCE_MAX_LENGTH",
     "RESPONSE_BODY_MAX_CHARS",
     "WEBHOOK_ID_MAX_LENGTH",
     "AccountKind",
@@ -52,6 +54,7 @@ __all__ = [
     "Organization",
     "OrganizationAPIKey",
     "Payout",
+    "PayoutBatch",
     "PayoutEvent",
     "PayoutStatus",
     "WebhookAttempt",

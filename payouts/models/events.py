@@ -21,6 +21,8 @@ class EventType(models.TextChoices):
     PAYOUT_CANCELED = "payout.canceled"
     PAYOUT_STUCK = "payout.stuck"
     BALANCE_CREDITED = "balance.credited"
+    PAYOUT_BATCH_CREATED = "payout_batch.created"
+    PAYOUT_BATCH_COMPLETED = "payout_batch.completed"
 
 
 class Event(models.Model):

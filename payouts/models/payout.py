@@ -64,6 +64,16 @@ class Payout(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     # The reconciler's look-ups since the payout entered its in-flight status (the backoff's step).
     checks = models.PositiveIntegerField(default=0)
+    # An item of a batch: the batch, and the client's own id for the item (unique in its batch).
+    batch = models.ForeignKey(
+        "payouts.PayoutBatch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="items",
+        db_index=False,
+    )
+    reference = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -77,6 +87,11 @@ class Payout(models.Model):
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(
                 condition=models.Q(status__in=PayoutStatus.values), name="payout_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["batch", "reference"],
+                condition=models.Q(batch__isnull=False) & ~models.Q(reference=""),
+                name="payout_unique_reference_in_batch",
             ),
         ]
         # The list's orderings for an organisation, without deleted payouts; a filter on status,
@@ -111,6 +126,12 @@ class Payout(models.Model):
             # claimed by its own time; and the in-flight payouts by age, for the stuck count.
             models.Index(
                 fields=["next_check_at"], condition=models.Q(status="new"), name="payout_new_due_idx"
+            ),
+            # A batch's items, by status: its counts, its completion, its cancel.
+            models.Index(
+                fields=["batch", "status"],
+                condition=models.Q(batch__isnull=False),
+                name="payout_batch_items_idx",
             ),
             models.Index(
                 fields=["next_check_at"],
