@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bench.load import Measurements
-    from bench.run import Context, NoHotRow, Phase, Pipeline, PipelineRun, Webhooks
+    from bench.run import Batches, Context, NoHotRow, Phase, Pipeline, PipelineRun, Webhooks
 
 # The targets the stages are held to.
 CREATE_MIN_RATIO = 0.45  # create rps against the bare POST's
@@ -28,6 +28,7 @@ PIPELINE_MIN_PAYOUTS_PER_SECOND = 100.0
 PIPELINE_MAX_P99_MS_AT_RATE = 1000.0
 PIPELINE_MAX_CPU_MS_PER_PAYOUT = 20.0
 WEBHOOKS_MIN_RATIO = 0.90  # pipeline rate with ten endpoints (one silent) against none
+BATCH_MAX_ACCEPT_SECONDS = 5.0  # a 10,000-item batch answered 201 within this
 
 
 def _rows(rows: int) -> str:
@@ -282,16 +283,17 @@ def _webhooks(result: "Webhooks") -> list[str]:
         "## Pipeline beside client webhooks",
         "",
         (
-            "The pipeline's stack (above) plus the client webhooks' worker as the Procfile runs it "
-            "(`chrt --idle 0`, threads, `-c 4`) and beat (its one-second poll; the other schedules pushed "
-            "out of the run). Each round: a burst of payouts by an organisation with no endpoint, then "
-            "one by an organisation with ten endpoints subscribed to every event (four events a payout, "
-            "so forty messages): nine answer 204 at once (a threaded server on this machine, at the idle "
-            "priority too: it stands for the clients' machines), one accepts the connection and never answers, so every attempt to it waits "
-            "out the 15-second timeout. After each round with endpoints, the bench waits until the "
-            "answering endpoints have every message before the next round, so that a round without "
-            "endpoints runs without webhook work. CPU columns as above; the webhooks worker's CPU is "
-            "counted from the start of each round to its last `paid`, its backlog after that is not."
+            "The pipeline's stack (above) plus the client webhooks' worker as the Procfile runs it (`chrt"
+            " --idle 0`, threads, `-c 4`) and beat (its one-second poll; the other schedules pushed out "
+            "of the run). Each round: a burst of payouts by an organisation with no endpoint, then one by"
+            " an organisation with ten endpoints subscribed to every event (four events a payout, so "
+            "forty messages): nine answer 204 at once (a threaded server on this machine, at the idle "
+            "priority too: it stands for the clients' machines), one accepts the connection and never "
+            "answers, so every attempt to it waits out the 15-second timeout. After each round with "
+            "endpoints, the bench waits until the answering endpoints have every message before the next "
+            "round, so that a round without endpoints runs without webhook work. CPU columns as above; "
+            "the webhooks worker's CPU is counted from the start of each round to its last `paid`, its "
+            "backlog after that is not."
         ),
         "",
         (
@@ -308,6 +310,45 @@ def _webhooks(result: "Webhooks") -> list[str]:
             f"{1 - WEBHOOKS_MIN_RATIO:.0%} of its rate with none: {with_endpoints:.1f} against "
             f"{without:.1f} payouts/s (means of the rounds), {ratio:.2f}, "
             f"{_met(ratio >= WEBHOOKS_MIN_RATIO)}."
+        ),
+        "",
+    ]
+
+
+def _batches(result: "Batches") -> list[str]:
+    if not result.accepted or result.run is None:
+        return ["## Batches", "", "Not run.", ""]
+    largest = result.accepted[-1]
+    run = result.run
+    components = " | ".join(f"CPU ms/payout, {name}" for name in run.cpu_seconds)
+    return [
+        "## Batches",
+        "",
+        (
+            "The pipeline's stack (above, no webhooks). Each batch is a CSV file of 1.00 RUB items to "
+            "the account the simulator pays, sent by an organisation of its own in one `POST "
+            "/api/payout-batches/` (`text/csv`); accepted is the time from the request to its 201, "
+            "every item then written with its hold and events. The largest batch's items are then "
+            "waited for until every one is `paid` (the simulator paying at once, the workers as in the "
+            "pipeline)."
+        ),
+        "",
+        "| items | CSV bytes | accepted in |",
+        "|---|---|---|",
+        *(f"| {sent.items:,} | {sent.bytes:,} | {sent.seconds:.2f} s |" for sent in result.accepted),
+        "",
+        (
+            f"| run | payouts | creates/s | payouts/s end to end | create→paid p50 ms | p99 ms | max ms "
+            f"| {components} | CPU ms/payout, total |"
+        ),
+        "|---|---|---|---|---|---|---|" + "---|" * len(run.cpu_seconds) + "---|",
+        _pipeline_row(run),
+        "",
+        (
+            f"The {largest.items:,}-item batch: accepted in {largest.seconds:.2f} s, every item paid "
+            f"{run.timings.last_paid - run.timings.first_created:.0f} s after the first was created. "
+            f"Target: accepted within {BATCH_MAX_ACCEPT_SECONDS:.0f} s: "
+            f"{_met(largest.seconds <= BATCH_MAX_ACCEPT_SECONDS)}."
         ),
         "",
     ]
@@ -409,6 +450,7 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
         out += [f"### {plan['title']}", "", "```sql", plan["sql"], "```", "", "```", plan["plan"], "```", ""]
     out += _pipeline(ctx.pipeline)
     out += _webhooks(ctx.webhooks)
+    out += _batches(ctx.batches)
     if ctx.profiles:
         out += [
             "## Profiles (BENCH_PROFILE=1)",

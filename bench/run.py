@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from bench import database, pipeline, report, webhooks
+from bench import batches, database, pipeline, report, webhooks
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
 from bench.processes import (
@@ -120,6 +120,14 @@ class Webhooks:
 
 
 @dataclass
+class Batches:
+    """Batches of payouts: the time to accept each size, and the largest one's items until paid."""
+
+    accepted: list[batches.Accepted] = field(default_factory=list)
+    run: PipelineRun | None = None
+
+
+@dataclass
 class Context:
     config: BenchConfig
     stack: ExitStack
@@ -136,6 +144,7 @@ class Context:
     no_hot_row: NoHotRow = field(default_factory=NoHotRow)
     pipeline: Pipeline = field(default_factory=Pipeline)
     webhooks: Webhooks = field(default_factory=Webhooks)
+    batches: Batches = field(default_factory=Batches)
     profiles: list[str] = field(default_factory=list)
     project_pid: int = 0
     durations: dict[str, float] = field(default_factory=dict)
@@ -737,6 +746,52 @@ def stage_webhooks(ctx: Context) -> None:
         _say(f"webhooks: ledger_check: {output.strip().splitlines()[-1]}")
 
 
+def stage_batches(ctx: Context) -> None:
+    """Batches on the pipeline's stack (`_pipeline_stack`): a CSV of each size in
+    `BENCH_BATCH_SIZES` sent in one request (each by an organisation of its own), the time until
+    its 201; the largest batch's items then waited for until all are `paid`."""
+    config = ctx.config
+    sizes = config.batch_sizes
+    with _pipeline_stack(ctx, name="batches", organizations=len(sizes)) as (
+        web,
+        components,
+        env,
+        organizations,
+    ):
+        for size, organization in zip(sizes, organizations, strict=True):
+            body = batches.csv_file(size, RECIPIENT)
+            if size == sizes[-1]:
+                accepted: list[batches.Accepted] = []
+                ctx.batches.run = _pipeline_run(
+                    ctx,
+                    title=f"a batch of {size:,} items, accepted then paid",
+                    organization=organization,
+                    components=components,
+                    count=size,
+                    create=lambda body=body, organization=organization, accepted=accepted: _batch_creates(
+                        web.url, organization, body, accepted
+                    ),
+                )
+                ctx.batches.accepted.append(accepted[0])
+            else:
+                ctx.batches.accepted.append(
+                    batches.send(
+                        base_url=web.url, api_key=organization["key"], body=body, key=f"bench-{size}"
+                    )
+                )
+            _say(f"batches: {size:,} items accepted in {ctx.batches.accepted[-1].seconds:.2f} s")
+        output = _manage(ctx, "ledger_check", env=env)
+        _say(f"batches: ledger_check: {output.strip().splitlines()[-1]}")
+
+
+def _batch_creates(
+    url: str, organization: dict[str, str], body: bytes, accepted: list[batches.Accepted]
+) -> pipeline.Creates:
+    sent = batches.send(base_url=url, api_key=organization["key"], body=body, key="bench-largest")
+    accepted.append(sent)
+    return pipeline.Creates(count=sent.items, seconds=sent.seconds)
+
+
 STAGES: list[Callable[[Context], None]] = [
     stage_prepare,
     stage_api,
@@ -744,6 +799,7 @@ STAGES: list[Callable[[Context], None]] = [
     stage_plans,
     stage_pipeline,
     stage_webhooks,
+    stage_batches,
 ]
 
 
