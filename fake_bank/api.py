@@ -70,6 +70,7 @@ def payout_submit(request: HttpRequest) -> HttpResponse:
             currency=submission.currency,
             recipient=submission.recipient,
             description=submission.description,
+            batch_reference=submission.batch_reference,
         )
         return Answer(202, payout_json(payout))
 
@@ -168,6 +169,7 @@ class PayoutSubmission:
     currency: str
     recipient: dict[str, str]
     description: str
+    batch_reference: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,9 @@ def _payout_submission(body: object) -> PayoutSubmission:
         currency=_currency(fields),
         recipient=_recipient(fields.get("recipient")),
         description=description,
+        batch_reference=_text(fields, "batch_reference", max_length=64)
+        if "batch_reference" in fields
+        else "",
     )
 
 

@@ -56,7 +56,13 @@ _CONTROL_KEY_WEIGHTS = ((7, 1, 3) * 8)[:23]
 
 @transaction.atomic
 def bank_payout_submit(
-    *, reference: str, amount: int, currency: str, recipient: Mapping[str, str], description: str = ""
+    *,
+    reference: str,
+    amount: int,
+    currency: str,
+    recipient: Mapping[str, str],
+    description: str = "",
+    batch_reference: str = "",
 ) -> BankPayout:
     """Accept a payout in ``processing`` and queue its execution, after commit, with the policy's delay.
 
@@ -85,6 +91,7 @@ def bank_payout_submit(
                 currency=currency,
                 recipient=dict(recipient),
                 description=description,
+                batch_reference=batch_reference,
                 execute_at=timezone.now() + timedelta(seconds=policy.execution_delay_seconds),
             )
     except IntegrityError:

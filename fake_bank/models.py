@@ -55,6 +55,8 @@ class BankPayout(models.Model):
     currency = models.CharField(max_length=3)
     recipient = models.JSONField()
     description = models.CharField(max_length=1000, blank=True, default="")
+    # The sender's batch, when the payout came in one (shown on the page by its first characters).
+    batch_reference = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=BankPayoutStatus.choices, default=BankPayoutStatus.PROCESSING
     )

@@ -55,15 +55,20 @@ class PayoutSubmission:
     currency: str
     recipient: Recipient
     description: str
+    # The sender's batch the payout came in (ISO 20022's payment information id), when it did.
+    batch_reference: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "reference": self.reference,
             "amount": self.amount_minor,
             "currency": self.currency,
             "recipient": self.recipient.to_json(),
             "description": self.description,
         }
+        if self.batch_reference:
+            body["batch_reference"] = self.batch_reference
+        return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ def submission_for(payout: Payout) -> PayoutSubmission:
             iban=recipient.get("iban"),
         ),
         description=payout.description,
+        batch_reference=str(payout.batch_id) if payout.batch_id else "",
     )
 
 

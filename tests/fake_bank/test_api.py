@@ -378,3 +378,23 @@ def test_cancel_after_execution_through_the_task_is_409(
     # then
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "already_executed"
+
+
+@pytest.mark.django_db
+def test_a_submission_may_name_its_batch_and_the_page_shows_its_short_id(
+    bank: BankApi, client: Client
+) -> None:
+    batch = "01a23d8d-69fe-7d1a-a1dd-88654fbb27d7"
+
+    response = bank.post(
+        "/payouts", {**payout_body(reference="batch-item-1"), "batch_reference": batch}, key="b-1"
+    )
+    refused = bank.post(
+        "/payouts", {**payout_body(reference="batch-item-2"), "batch_reference": 7}, key="b-2"
+    )
+
+    assert response.status_code == 202, response.content
+    assert BankPayout.objects.get(reference="batch-item-1").batch_reference == batch
+    assert refused.status_code == 400
+    page = client.get("/fake-bank/").content.decode()
+    assert f'<code title="{batch}">01a23d8d</code>' in page

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from payouts.bank.adapter import submission_for
 from payouts.ledger.check import ledger_check
 from payouts.models import (
     Actor,
@@ -314,3 +315,15 @@ def test_a_batch_over_the_limits_is_refused(api: APIClient, settings: Any) -> No
     )
     assert too_large.json()["error"]["code"] == "payload_too_large"
     assert nothing_written()
+
+
+@pytest.mark.django_db
+def test_a_batch_item_is_submitted_to_the_bank_with_its_batch(api: APIClient) -> None:
+    batch = send(api, [item()]).json()
+    single = api.post("/api/payouts/", item(), format="json", HTTP_IDEMPOTENCY_KEY="single").json()
+
+    in_batch = submission_for(Payout.objects.get(batch_id=batch["id"])).to_json()
+    alone = submission_for(Payout.objects.get(pk=single["id"])).to_json()
+
+    assert in_batch["batch_reference"] == batch["id"]
+    assert "batch_reference" not in alone
