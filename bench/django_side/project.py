@@ -103,6 +103,8 @@ def explain(listing: dict[str, Any]) -> list[dict[str, str]]:
         "created_before": "created_before=2100-01-01T00:00:00Z",
         "amount_min": "amount_min=9990",
         "amount_max": "amount_max=1.50",
+        "batch": "batch=01a23d8d-69fe-7d1a-a1dd-88654fbb27d7",
+        "reference": "reference=item-1",
     }
     missing = set(PayoutFilter.base_filters) - set(filter_examples)
     if missing:

@@ -73,7 +73,8 @@ class Payout(models.Model):
         related_name="items",
         db_index=False,
     )
-    reference = models.CharField(max_length=64, blank=True, default="")
+    # A default in the database too: rows written by SQL of their own (the bench's fill) need none.
+    reference = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -126,6 +127,12 @@ class Payout(models.Model):
             # claimed by its own time; and the in-flight payouts by age, for the stuck count.
             models.Index(
                 fields=["next_check_at"], condition=models.Q(status="new"), name="payout_new_due_idx"
+            ),
+            # A batch item by the client's reference (`?reference=`); other payouts have none.
+            models.Index(
+                fields=["organization", "reference"],
+                condition=~models.Q(reference=""),
+                name="payout_org_reference_idx",
             ),
             # A batch's items, by status: its counts, its completion, its cancel.
             models.Index(
