@@ -326,7 +326,8 @@ def _batches(result: "Batches") -> list[str]:
         "",
         (
             "The pipeline's stack (above, no webhooks). Each batch is a CSV file of 1.00 RUB items to "
-            "the account the simulator pays, sent by an organisation of its own in one `POST "
+            "the account the simulator pays, sent (once the previous batch's items are all paid) "
+            "by an organisation of its own in one `POST "
             "/api/payout-batches/` (`text/csv`); accepted is the time from the request to its 201, "
             "every item then written with its hold and events. The largest batch's items are then "
             "waited for until every one is `paid` (the simulator paying at once, the workers as in the "

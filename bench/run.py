@@ -748,8 +748,9 @@ def stage_webhooks(ctx: Context) -> None:
 
 def stage_batches(ctx: Context) -> None:
     """Batches on the pipeline's stack (`_pipeline_stack`): a CSV of each size in
-    `BENCH_BATCH_SIZES` sent in one request (each by an organisation of its own), the time until
-    its 201; the largest batch's items then waited for until all are `paid`."""
+    `BENCH_BATCH_SIZES` sent in one request (each by an organisation of its own, once the previous
+    batch's items are all paid), the time until its 201; the largest batch's items then waited for
+    until all are `paid`."""
     config = ctx.config
     sizes = config.batch_sizes
     with _pipeline_stack(ctx, name="batches", organizations=len(sizes)) as (
@@ -778,6 +779,14 @@ def stage_batches(ctx: Context) -> None:
                     batches.send(
                         base_url=web.url, api_key=organization["key"], body=body, key=f"bench-{size}"
                     )
+                )
+                # The next batch is sent to a stack at rest, not while the workers pay this one.
+                pipeline.wait_all_paid(
+                    config.pipeline_database_url,
+                    inn=organization["inn"],
+                    count=size,
+                    timeout=60 + size * 0.25,
+                    say=_say,
                 )
             _say(f"batches: {size:,} items accepted in {ctx.batches.accepted[-1].seconds:.2f} s")
         output = _manage(ctx, "ledger_check", env=env)

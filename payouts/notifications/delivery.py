@@ -122,17 +122,23 @@ def endpoint_deliver(*, endpoint_id: UUID, lease: datetime | None = None) -> int
             )
             if endpoint.disabled or not batch:
                 break
-            sent_now: list[tuple[WebhookDelivery, datetime, Answer]] = []
+            unrecorded: list[tuple[WebhookDelivery, datetime, Answer]] = []
             for delivery in batch:
                 if held - timezone.now() < timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 5):
                     held = endpoint_lease(endpoint_id=endpoint_id, held=held)  # long enough for one more
                     if held is None:
                         break
                 attempted_at = timezone.now()
-                sent_now.append((delivery, attempted_at, _send(endpoint, delivery.event, at=attempted_at)))
-            _record(endpoint, sent_now)
-            sent += len(sent_now)
-            if held is None or len(sent_now) < len(batch):
+                answer = _send(endpoint, delivery.event, at=attempted_at)
+                unrecorded.append((delivery, attempted_at, answer))
+                sent += 1
+                # Successes are recorded together; a failure at once, so that an endpoint that times
+                # out shows its attempts as they happen, not a batch later.
+                if not answer.succeeded:
+                    _record(endpoint, unrecorded)
+                    unrecorded = []
+            _record(endpoint, unrecorded)
+            if held is None or delivery is not batch[-1]:
                 break
     finally:
         if held is not None:
