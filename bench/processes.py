@@ -13,6 +13,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_WORKERS = 4
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
@@ -257,3 +260,28 @@ def receivers(*, ok_port: int, dead_port: int, log: Path, python: str) -> Iterat
         command, env=dict(os.environ), log=log, marker=b"receivers.ready", what="the receivers"
     ) as pid:
         yield Started(name="receivers", pgid=pid)
+
+
+def manage(*args: str, env: dict[str, str], log: Path, python: str) -> str:
+    """`manage.py ARGS` under ENV, its stderr appended to LOG; its stdout, or raises when it fails."""
+    with log.open("a") as errors:
+        completed = subprocess.run(  # noqa: S603
+            [python, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            check=False,
+        )
+    if completed.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed; see {log}")
+    return completed.stdout
+
+
+def flush_redis(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()

@@ -18,8 +18,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import redis
-
 from bench import batches, database, pipeline, report, webhooks
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
@@ -28,10 +26,12 @@ from bench.processes import (
     beat,
     celery_worker,
     dispatcher,
+    flush_redis,
     free_port,
     group_cpu_seconds,
     gunicorn,
     gunicorn_group,
+    manage,
     receivers,
     webhooks_worker,
 )
@@ -173,19 +173,7 @@ def _django(ctx: Context, env: dict[str, str], *args: str, stdin: Any = None) ->
 
 
 def _manage(ctx: Context, *args: str, env: dict[str, str] | None = None) -> str:
-    with ctx.log.open("a") as log:
-        completed = subprocess.run(  # noqa: S603
-            [PYTHON, "manage.py", *args],
-            cwd=ROOT,
-            env=ctx.project_env if env is None else env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            check=False,
-        )
-    if completed.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed; see {ctx.log}")
-    return completed.stdout
+    return manage(*args, env=ctx.project_env if env is None else env, log=ctx.log, python=PYTHON)
 
 
 def _environments(config: BenchConfig) -> tuple[dict[str, str], dict[str, str]]:
@@ -575,8 +563,8 @@ def _pipeline_stack(
         database.recreate(config.pipeline_database_url)
         if not config.keep_database:
             stack.callback(database.drop, config.pipeline_database_url)
-        _flush_redis(config.redis_url)
-        stack.callback(_flush_redis, config.redis_url)
+        flush_redis(config.redis_url)
+        stack.callback(flush_redis, config.redis_url)
         port = free_port()
         env = {**_pipeline_environment(ctx, port), **(extra_env or {})}
         _manage(ctx, "migrate", "--noinput", env=env)
@@ -812,14 +800,6 @@ STAGES: list[Callable[[Context], None]] = [
 ]
 
 
-def _flush_redis(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the ExitStack: servers stopped, Redis flushed
 
@@ -872,8 +852,8 @@ def main(argv: list[str] | None = None) -> None:
     ):
         (WORK_DIR / name).write_text("")
     with ExitStack() as stack:
-        stack.callback(_flush_redis, config.redis_url)
-        _flush_redis(config.redis_url)
+        stack.callback(flush_redis, config.redis_url)
+        flush_redis(config.redis_url)
         ctx = Context(
             config=config,
             stack=stack,

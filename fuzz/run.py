@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from bench import database
-from bench.processes import celery_worker, dispatcher, free_port, gunicorn_group
+from bench.processes import celery_worker, dispatcher, flush_redis, free_port, gunicorn_group, manage
 from provider.signatures import generate_keypair
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,27 +266,7 @@ def _environment(*, port: int, work_dir: Path, database_url: str, redis_url: str
 
 
 def _manage(env: dict[str, str], log: Path, *args: str) -> str:
-    with log.open("a") as errors:
-        completed = subprocess.run(  # noqa: S603
-            [PYTHON, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            check=False,
-        )
-    if completed.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed; see {log}")
-    return completed.stdout
-
-
-def _flush_redis(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+    return manage(*args, env=env, log=log, python=PYTHON)
 
 
 @contextmanager
@@ -303,8 +282,8 @@ def _stack(*, work_dir: Path, database_url: str, redis_url: str) -> Iterator[tup
     with ExitStack() as stack:
         database.recreate(database_url)
         stack.callback(database.drop, database_url)
-        _flush_redis(redis_url)
-        stack.callback(_flush_redis, redis_url)
+        flush_redis(redis_url)
+        stack.callback(flush_redis, redis_url)
         _manage(env, log, "migrate", "--noinput")
         api_key = _manage(env, log, "seed_demo").strip().splitlines()[-1]
         web = stack.enter_context(
