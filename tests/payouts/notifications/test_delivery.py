@@ -282,3 +282,33 @@ def test_events_past_their_retention_are_pruned_with_their_deliveries(
     assert not WebhookDelivery.objects.exists()
     assert not WebhookAttempt.objects.exists()
     assert json.loads(receiver.on("/ok")[0].body)["type"] == "payout.paid"  # it had been sent
+
+
+@pytest.mark.django_db
+def test_a_failed_attempt_is_recorded_before_the_next_message_is_sent(
+    receiver: Receiver, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an endpoint that fails, with two messages due (successes are recorded together; a
+    # failure must show at once, or an endpoint that times out shows nothing for minutes)
+    settings.WEBHOOK_RETRY_SCALE = 1.0
+    organization = OrganizationFactory()
+    endpoint = _endpoint(organization, receiver.url("/fail"))
+    for _ in range(2):
+        payout = PayoutFactory(organization=organization, status=S.SUBMITTED)
+        payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)
+    delivery.events_fan_out()
+    recorded_before_each_send: list[int] = []
+    send = delivery._send
+
+    def counting_send(*args: Any, **kwargs: Any) -> Any:
+        recorded_before_each_send.append(WebhookAttempt.objects.count())
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "_send", counting_send)
+
+    # when both are sent in one run
+    delivery.endpoint_deliver(endpoint_id=endpoint.pk)
+
+    # then the first failure was in the database before the second message went
+    assert recorded_before_each_send == [0, 1]
+    assert WebhookAttempt.objects.count() == 2
