@@ -25,14 +25,7 @@ from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.parsers import is_json, strict_json_loads
 from payouts.api.serializers import PayoutCreateSerializer, TextField, payout_request_from
 from payouts.api.views import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_key
-from payouts.batches.create import (
-    BatchItem,
-    BatchItemsInvalid,
-    items_checked,
-    payout_batch_cancel,
-    payout_batch_create,
-)
-from payouts.errors import VALIDATION_MESSAGE
+from payouts.batches.create import BatchItem, BatchItemsInvalid, payout_batch_cancel, payout_batch_create
 from payouts.models import Organization, Payout, PayoutBatch
 from payouts.notifications.batches import batch_totals, render_batch
 from payouts.rendering import amount, timestamp
@@ -193,9 +186,9 @@ def _csv_item(row: dict[str, str], extra_cells: int) -> dict[str, Any]:
     return item
 
 
-def _items(entries: list[tuple[int | None, Any]]) -> list[BatchItem]:
-    """Every item parsed as a single payout's request is, then held to its rules: all errors at
-    once, by index (the CSV's line is added by the caller)."""
+def _parsed(entries: list[tuple[int | None, Any]]) -> tuple[list[BatchItem | None], dict[int, Any]]:
+    """Every item parsed as a single payout's request is: the items (None where one does not parse)
+    and the parse errors by index. The rules are the service's to check."""
     if not entries:
         raise exceptions.ValidationError({"items": ["A batch has at least one item."]})
     if len(entries) > settings.PAYOUT_BATCH_MAX_ITEMS:
@@ -214,13 +207,7 @@ def _items(entries: list[tuple[int | None, Any]]) -> list[BatchItem]:
             parsed.append(None)
             continue
         parsed.append(BatchItem(request=payout_request_from(validated), reference=validated["reference"]))
-    try:
-        checked = items_checked(parsed)
-    except BatchItemsInvalid as exc:
-        errors.update(exc.details["items"])
-    if errors:
-        raise BatchItemsInvalid(VALIDATION_MESSAGE, details={"items": dict(sorted(errors.items()))})
-    return checked
+    return parsed, errors
 
 
 def _with_lines(exc: BatchItemsInvalid, entries: list[tuple[int | None, Any]]) -> BatchItemsInvalid:
@@ -308,15 +295,18 @@ class PayoutBatchListCreateApi(GenericAPIView[PayoutBatch]):
             description, entries, fingerprint = _from_csv(raw, description)
         else:
             raise exceptions.UnsupportedMediaType(content_type or "none")
+        items, parse_errors = _parsed(entries)
         try:
             batch, created = payout_batch_create(
                 organization=organization,
                 idempotency_key=key,
                 fingerprint=fingerprint,
                 description=description,
-                items=_items(entries),
+                items=items,
             )
         except BatchItemsInvalid as exc:
+            # The service's rule errors and the items that did not parse, all in one answer.
+            exc.details["items"] = dict(sorted({**exc.details["items"], **parse_errors}.items()))
             raise _with_lines(exc, entries) from None
         return Response(
             _render([batch])[0], status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -51,8 +51,9 @@ class BatchItemsInvalid(DomainError):
 def items_checked(items: Sequence[BatchItem | None]) -> list[BatchItem]:
     """ITEMS with their requests held to the single payout's rules (amounts quantised), once every
     one keeps them and no reference is used twice; raises `BatchItemsInvalid` naming every item that
-    does not, by index, otherwise. A None is an item the caller could not parse (and reports itself):
-    it is skipped here, so that every other item's errors are found in the same pass."""
+    does not, by index, otherwise. A None is an item the caller could not parse (and reports itself,
+    with these errors): it refuses the batch too, and the other items are still checked, so that
+    every error is found in one pass."""
     errors: dict[int, dict[str, list[str]]] = {}
     checked: list[BatchItem] = []
     first_use: dict[str, int] = {}
@@ -70,7 +71,7 @@ def items_checked(items: Sequence[BatchItem | None]) -> list[BatchItem]:
                 continue
             first_use[item.reference] = index
         checked.append(BatchItem(request=request, reference=item.reference))
-    if errors:
+    if errors or len(checked) + len(errors) < len(items):
         raise BatchItemsInvalid(VALIDATION_MESSAGE, details={"items": errors})
     return checked
 
