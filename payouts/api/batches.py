@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from payouts.api.auth import caller_organization
-from payouts.api.errors import ErrorSerializer
+from payouts.api.errors import ErrorSerializer, PayloadTooLarge
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.parsers import is_json, strict_json_loads
 from payouts.api.serializers import PayoutCreateSerializer, TextField, payout_request_from
@@ -103,20 +103,11 @@ def _body(request: Request) -> bytes:
     limit = settings.PAYOUT_BATCH_MAX_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit() or int(declared) > limit:
-        raise _too_large(limit)
+        raise PayloadTooLarge(limit)
     raw: bytes = request._request.read(limit + 1)
     if len(raw) > limit:
-        raise _too_large(limit)
+        raise PayloadTooLarge(limit)
     return raw
-
-
-class _PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-
-
-def _too_large(limit: int) -> exceptions.APIException:
-    return _PayloadTooLarge(f"A batch may be at most {limit} bytes.")
 
 
 def _from_json(raw: bytes) -> tuple[str, list[tuple[int | None, Any]], str]:

@@ -39,15 +39,25 @@ def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+class PayloadTooLarge(DomainError):
+    """A body over its limit: Django's for the API's bodies, a batch's own, the bank webhook's."""
+
+    code = "payload_too_large"
+    http_status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The body may be at most {limit} bytes.", details={"max_bytes": limit})
+
+
+def error_body(exc: DomainError) -> dict[str, Any]:
+    return envelope(exc.code, exc.message, exc.details)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, DomainError):
-        return Response(envelope(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, RequestDataTooBig):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response(
-            envelope("payload_too_large", f"The body may be at most {limit} bytes.", {"max_bytes": limit}),
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+        exc = PayloadTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc), status=exc.http_status)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         # No valid credentials: an anonymous request, limited per client IP (DRF checks
         # permissions, and refuses this one, before its throttles would have counted it).

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from payouts.api.errors import envelope
+from payouts.api.errors import PayloadTooLarge, envelope, error_body
 from payouts.api.throttling import RateLimit, client_ip
 from payouts.bank.webhooks import bank_event_receive
 from payouts.models import WEBHOOK_ID_MAX_LENGTH
@@ -75,9 +75,8 @@ def _refusal_before_reading(request: HttpRequest) -> JsonResponse | None:
 
 
 def _too_large() -> JsonResponse:
-    return _refuse(
-        413, "payload_too_large", f"The body may be at most {settings.WEBHOOK_MAX_BODY_BYTES} bytes."
-    )
+    refusal = PayloadTooLarge(settings.WEBHOOK_MAX_BODY_BYTES)
+    return JsonResponse(error_body(refusal), status=refusal.http_status)
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:

@@ -314,6 +314,7 @@ def test_a_batch_over_the_limits_is_refused(api: APIClient, settings: Any) -> No
         415,
     )
     assert too_large.json()["error"]["code"] == "payload_too_large"
+    assert too_large.json()["error"]["details"] == {"max_bytes": 100}
     assert nothing_written()
 
 
