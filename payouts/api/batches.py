@@ -20,11 +20,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from payouts.api.auth import caller_organization
-from payouts.api.errors import ErrorSerializer, PayloadTooLarge
+from payouts.api.errors import ErrorSerializer, PayloadTooLarge, documented_errors
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.parsers import is_json, strict_json_loads
 from payouts.api.serializers import PayoutCreateSerializer, TextField, payout_request_from
-from payouts.api.views import IDEMPOTENCY_KEY_MAX_LENGTH, idempotency_key
+from payouts.api.views import idempotency_key, idempotency_key_parameter
 from payouts.batches.create import BatchItem, BatchItemsInvalid, payout_batch_cancel, payout_batch_create
 from payouts.models import Organization, Payout, PayoutBatch
 from payouts.notifications.batches import batch_totals, render_batch
@@ -69,12 +69,7 @@ BatchSerializer = inline_serializer(
         "completed_at": serializers.DateTimeField(allow_null=True),
     },
 )
-_ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
-    403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
-    404: OpenApiResponse(ErrorSerializer, description="No such batch for this caller."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
-}
+_ERRORS = documented_errors(not_found="No such batch for this caller.")
 
 
 class BatchItemSerializer(PayoutCreateSerializer):
@@ -242,12 +237,8 @@ class PayoutBatchListCreateApi(GenericAPIView[PayoutBatch]):
             "line). The balance must cover the batch's total in each currency."
         ),
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
-                location=OpenApiParameter.HEADER,
-                required=True,
-                description="The same key with the same body (CSV: the same bytes) returns the batch (200).",
+            idempotency_key_parameter(
+                "The same key with the same body (CSV: the same bytes) returns the batch (200)."
             ),
             OpenApiParameter("description", str, description="A CSV batch's description."),
         ],

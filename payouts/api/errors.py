@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -154,3 +155,25 @@ def server_limits_documented(result: dict[str, Any], **kwargs: Any) -> dict[str,
             for status_code, description in SERVER_LIMIT_RESPONSES.items():
                 responses.setdefault(status_code, {"description": description, "content": error})
     return result
+
+
+# --- What operations document -----------------------------------------------------------------
+
+INVALID_INPUT = OpenApiResponse(ErrorSerializer, description="Invalid input; `details` names the fields.")
+# What a request with a body may also get: the parser's refusals (`payouts.api.parsers`).
+BODY_ERRORS: dict[int | tuple[int, str], OpenApiResponse] = {
+    413: OpenApiResponse(ErrorSerializer, description="`payload_too_large`: the body is over the limit."),
+    415: OpenApiResponse(
+        ErrorSerializer, description="`unsupported_media_type`: the body is not declared as JSON."
+    ),
+}
+
+
+def documented_errors(*, not_found: str) -> dict[int | tuple[int, str], OpenApiResponse]:
+    """What any operation may answer: 401, 403, 404 (NOT_FOUND says of what) and 429."""
+    return {
+        401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
+        403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
+        404: OpenApiResponse(ErrorSerializer, description=not_found),
+        429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
+    }

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from payouts import selectors
 from payouts.api.auth import caller_organization
-from payouts.api.errors import ErrorSerializer
+from payouts.api.errors import BODY_ERRORS, INVALID_INPUT, ErrorSerializer, documented_errors
 from payouts.api.filters import UtcIsoDateTimeFilter
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.serializers import StrictSerializer, TextField
@@ -24,19 +24,8 @@ from payouts.notifications import delivery, endpoints
 from payouts.notifications.events import event_pk, render_event
 from payouts.rendering import timestamp
 
-_ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
-    403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
-    404: OpenApiResponse(ErrorSerializer, description="Not found for this caller."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
-}
-_BODY_ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `details` names the fields."),
-    413: OpenApiResponse(ErrorSerializer, description="`payload_too_large`: the body is over the limit."),
-    415: OpenApiResponse(
-        ErrorSerializer, description="`unsupported_media_type`: the body is not declared as JSON."
-    ),
-}
+_ERRORS = documented_errors(not_found="Not found for this caller.")
+_BODY_ERRORS = {400: INVALID_INPUT, **BODY_ERRORS}
 
 
 # --- Events ------------------------------------------------------------------------------------
@@ -93,7 +82,7 @@ class EventListApi(GenericAPIView[Event]):
             f"Newest first, kept {settings.EVENT_RETENTION_DAYS} days. An event is written in the "
             "transaction of the change it describes, and never changes."
         ),
-        responses={200: type(EventSerializer)(many=True), 400: _BODY_ERRORS[400], **_ERRORS},
+        responses={200: type(EventSerializer)(many=True), 400: INVALID_INPUT, **_ERRORS},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []

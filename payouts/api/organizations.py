@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -11,16 +11,11 @@ from rest_framework.response import Response
 
 from payouts import selectors
 from payouts.api.auth import caller_organization
-from payouts.api.errors import ErrorSerializer
+from payouts.api.errors import documented_errors
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.models import EntryKind, LedgerEntry, Organization
 
-_ERRORS: dict[int | tuple[int, str], OpenApiResponse] = {
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
-    403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
-    404: OpenApiResponse(ErrorSerializer, description="No such organisation for this caller."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
-}
+_ERRORS = documented_errors(not_found="No such organisation for this caller.")
 INN_PARAMETER = OpenApiParameter(
     "inn",
     type={"type": "string", "pattern": "^([0-9]{10}|[0-9]{12})$"},

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from payouts import selectors, services
 from payouts.api.auth import caller_organization, is_operator
-from payouts.api.errors import ErrorSerializer
+from payouts.api.errors import BODY_ERRORS, INVALID_INPUT, ErrorSerializer, documented_errors
 from payouts.api.filters import PayoutFilter, PayoutFilterBackend
 from payouts.api.pagination import NewestFirstCursorPagination
 from payouts.api.serializers import (
@@ -60,20 +60,18 @@ UPDATE_EXAMPLES = [
     ),
 ]
 
-_ERRORS: dict[int | tuple[int, str], OpenApiResponse] = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `details` names the fields."),
-    401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials."),
-    403: OpenApiResponse(ErrorSerializer, description="Authenticated but not allowed."),
-    404: OpenApiResponse(ErrorSerializer, description="No such payout for this caller."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limited; see `Retry-After`."),
-}
-# What a request with a body may also get: the parser's refusals (`payouts.api.parsers`).
-_BODY_ERRORS = {
-    413: OpenApiResponse(ErrorSerializer, description="`payload_too_large`: the body is over the limit."),
-    415: OpenApiResponse(
-        ErrorSerializer, description="`unsupported_media_type`: the body is not declared as JSON."
-    ),
-}
+_ERRORS = {400: INVALID_INPUT, **documented_errors(not_found="No such payout for this caller.")}
+
+
+def idempotency_key_parameter(description: str) -> OpenApiParameter:
+    """The `Idempotency-Key` header a creating operation requires (read by `idempotency_key`)."""
+    return OpenApiParameter(
+        "Idempotency-Key",
+        type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+        location=OpenApiParameter.HEADER,
+        required=True,
+        description=description,
+    )
 
 
 def _actor(request: Request) -> Actor:
@@ -111,15 +109,9 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
         request=PayoutCreateSerializer,
         examples=CREATE_EXAMPLES,
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                type={"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
-                location=OpenApiParameter.HEADER,
-                required=True,
-                description=(
-                    f"1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable characters, unique per payout. A replay "
-                    "with the same body returns the same payout (200)."
-                ),
+            idempotency_key_parameter(
+                f"1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable characters, unique per payout. A replay "
+                "with the same body returns the same payout (200)."
             )
         ],
         responses={
@@ -129,7 +121,7 @@ class PayoutListCreateApi(GenericAPIView[Payout]):
                 ErrorSerializer, description="`idempotency_key_reused`: same key, other body."
             ),
             422: OpenApiResponse(ErrorSerializer, description="`insufficient_funds`."),
-            **_BODY_ERRORS,
+            **BODY_ERRORS,
             **_ERRORS,
         },
     )
@@ -182,7 +174,7 @@ class PayoutDetailApi(GenericAPIView[Payout]):
                 ),
             ),
             503: OpenApiResponse(ErrorSerializer, description="`bank_unavailable`: try the cancel again."),
-            **_BODY_ERRORS,
+            **BODY_ERRORS,
             **_ERRORS,
         },
     )
