@@ -28,19 +28,18 @@ from payouts.api.views import idempotency_key, idempotency_key_parameter
 from payouts.batches.create import BatchItem, BatchItemsInvalid, payout_batch_cancel, payout_batch_create
 from payouts.models import Organization, Payout, PayoutBatch
 from payouts.notifications.batches import batch_totals, render_batch
-from payouts.rendering import amount, timestamp
+from payouts.rendering import PAYOUT_FIELDS, render_payout
 
 CSV_COLUMNS = ("amount", "currency", "name", "account_number", "bic", "iban", "description", "reference")
 CSV_REQUIRED = ("amount", "currency", "name")
+RECIPIENT_COLUMNS = ("name", "account_number", "bic", "iban")
+# The report's columns: the payout as the API renders it, its recipient's fields spread out.
 REPORT_COLUMNS = (
     "id",
     "reference",
     "amount",
     "currency",
-    "name",
-    "account_number",
-    "bic",
-    "iban",
+    *RECIPIENT_COLUMNS,
     "description",
     "status",
     "failure_code",
@@ -359,45 +358,11 @@ def _report_rows(batch: PayoutBatch) -> Iterator[str]:
         return buffer.getvalue()
 
     yield line(list(REPORT_COLUMNS))
-    items = (
-        Payout.objects.filter(batch=batch)
-        .order_by("created_at", "id")
-        .values(
-            "id",
-            "reference",
-            "amount",
-            "currency",
-            "recipient",
-            "description",
-            "status",
-            "failure_code",
-            "failure_reason",
-            "bank_reference",
-            "created_at",
-            "updated_at",
-        )
-    )
-    for item in items.iterator(chunk_size=2000):
-        recipient = item["recipient"]
-        yield line(
-            [
-                str(item["id"]),
-                item["reference"],
-                amount(item["amount"]),
-                item["currency"],
-                recipient.get("name", ""),
-                recipient.get("account_number", ""),
-                recipient.get("bic", ""),
-                recipient.get("iban", ""),
-                item["description"],
-                item["status"],
-                item["failure_code"],
-                item["failure_reason"],
-                item["bank_reference"],
-                timestamp(item["created_at"]) or "",
-                timestamp(item["updated_at"]) or "",
-            ]
-        )
+    rows = Payout.objects.filter(batch=batch).order_by("created_at", "id").values(*PAYOUT_FIELDS)
+    for row in rows.iterator(chunk_size=2000):
+        shown = render_payout(row)
+        cells = {**shown, **shown["recipient"]}
+        yield line([cells.get(column) or "" for column in REPORT_COLUMNS])
 
 
 def _cell(value: str) -> str:
