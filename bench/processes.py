@@ -152,11 +152,21 @@ def gunicorn(
 
 @contextmanager
 def celery_worker(
-    *, name: str, queue: str, concurrency: int, env: dict[str, str], log: Path, python: str
+    *,
+    name: str,
+    queue: str,
+    concurrency: int,
+    env: dict[str, str],
+    log: Path,
+    python: str,
+    threads: bool = False,
+    idle_priority: bool = False,
 ) -> Iterator[Started]:
-    """`celery -A config worker -Q QUEUE -c CONCURRENCY` as the Procfile runs it (prefork, INFO);
-    ready when it logs `ready.`. Stopped with SIGTERM to the main process (a warm shutdown)."""
+    """`celery -A config worker -Q QUEUE -c CONCURRENCY` as the Procfile runs it (prefork, or THREADS;
+    at the idle CPU priority with IDLE_PRIORITY; INFO); ready when it logs `ready.`. Stopped with
+    SIGTERM to the main process (a warm shutdown)."""
     command = [
+        *(["chrt", "--idle", "0"] if idle_priority else []),
         python,
         "-m",
         "celery",
@@ -171,6 +181,7 @@ def celery_worker(
         f"{name}@%h",
         "-l",
         "INFO",
+        *(["-P", "threads"] if threads else []),
     ]
     with _started_when_logged(
         command, env=env, log=log, marker=b" ready.", what=f"celery worker {name}"
@@ -211,36 +222,6 @@ def _started_when_logged(
         yield process.pid
     finally:
         _stop(process, whole_group=False)
-
-
-@contextmanager
-def webhooks_worker(*, env: dict[str, str], log: Path, python: str) -> Iterator[Started]:
-    """The client webhooks' worker as the Procfile runs it: at the idle CPU priority, threads, `-c 4`."""
-    command = [
-        "chrt",
-        "--idle",
-        "0",
-        python,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "-Q",
-        "webhooks",
-        "-P",
-        "threads",
-        "-c",
-        "4",
-        "-n",
-        "webhooks@%h",
-        "-l",
-        "INFO",
-    ]
-    with _started_when_logged(
-        command, env=env, log=log, marker=b" ready.", what="the webhooks worker"
-    ) as pid:
-        yield Started(name="webhooks worker", pgid=pid)
 
 
 @contextmanager

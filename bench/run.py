@@ -33,7 +33,6 @@ from bench.processes import (
     gunicorn_group,
     manage,
     receivers,
-    webhooks_worker,
 )
 from bench.profiling import py_spy, top_own_time
 
@@ -691,7 +690,18 @@ def stage_webhooks(ctx: Context) -> None:
             receivers(ok_port=ok_port, dead_port=dead_port, log=WORK_DIR / "receivers.log", python=PYTHON)
         )
         components.append(
-            stack.enter_context(webhooks_worker(env=env, log=WORK_DIR / "celery-webhooks.log", python=PYTHON))
+            stack.enter_context(
+                celery_worker(  # as the Procfile runs it
+                    name="webhooks worker",
+                    queue="webhooks",
+                    concurrency=4,
+                    env=env,
+                    log=WORK_DIR / "celery-webhooks.log",
+                    python=PYTHON,
+                    threads=True,
+                    idle_priority=True,
+                )
+            )
         )
         schedule = WORK_DIR / "celerybeat-schedule"
         schedule.unlink(missing_ok=True)
