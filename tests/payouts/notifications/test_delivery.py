@@ -15,6 +15,7 @@ from payouts.models import (
     DeliveryStatus,
     Event,
     Organization,
+    Payout,
     PayoutStatus,
     WebhookAttempt,
     WebhookDelivery,
@@ -32,6 +33,13 @@ S = PayoutStatus
 def _endpoint(organization: Organization, url: str, events: list[str] | None = None) -> WebhookEndpoint:
     """An endpoint for EVENTS; by default `payout.paid` only (the factories' funding is an event too)."""
     return endpoint_create(organization=organization, url=url, enabled_events=events or ["payout.paid"])
+
+
+def paid(organization: Organization) -> Payout:
+    """A payout of ORGANIZATION the bank has paid: its `payout.paid` event written."""
+    payout = PayoutFactory(organization=organization, status=S.SUBMITTED)
+    payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)
+    return payout
 
 
 def _deliver_all(endpoint: WebhookEndpoint) -> None:
@@ -83,8 +91,7 @@ def test_a_failing_message_is_retried_under_the_same_id_and_every_attempt_is_rec
     settings.WEBHOOK_RETRY_SCHEDULE_SECONDS = [0, 0, 0, 0]  # each retry due at once
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/flaky"), ["payout.paid"])
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
 
     _deliver_all(endpoint)
 
@@ -113,8 +120,7 @@ def test_anything_but_a_2xx_in_time_is_a_failure_scheduled_for_retry(
     settings.WEBHOOK_RETRY_SCALE = 1.0  # the retry is seconds away, not due within the test
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url(path))
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
 
     _deliver_all(endpoint)
 
@@ -131,8 +137,7 @@ def test_anything_but_a_2xx_in_time_is_a_failure_scheduled_for_retry(
 def test_only_the_start_of_an_answer_is_read_and_kept(receiver: Receiver) -> None:
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/big"))
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
 
     _deliver_all(endpoint)
 
@@ -148,8 +153,7 @@ def test_after_the_last_attempt_of_the_schedule_the_delivery_has_failed(
     settings.WEBHOOK_RETRY_SCHEDULE_SECONDS = [0, 0, 0]
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/fail"))
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
 
     _deliver_all(endpoint)
 
@@ -167,8 +171,7 @@ def test_an_endpoint_whose_every_delivery_failed_for_five_days_is_disabled(
     endpoint = _endpoint(organization, receiver.url("/fail"))
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        PayoutFactory(organization=organization, status=S.SUBMITTED)
-        payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+        paid(organization)
         _deliver_all(endpoint)
     endpoint.refresh_from_db()
     assert endpoint.failing_since == start
@@ -196,8 +199,7 @@ def test_after_a_rotation_messages_carry_both_signatures_until_the_overlap_ends(
     endpoint = _endpoint(organization, receiver.url("/ok"))
     old_secret = endpoint.secret
     endpoint = endpoint_secret_rotate(endpoint=endpoint)
-    payout = PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
     _deliver_all(endpoint)
 
     message = receiver.on("/ok")[0]
@@ -216,8 +218,7 @@ def test_after_a_rotation_messages_carry_both_signatures_until_the_overlap_ends(
 def test_one_worker_at_a_time_per_endpoint(receiver: Receiver) -> None:
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/ok"))
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
     delivery.events_fan_out()
 
     # given another worker holds the endpoint
@@ -240,8 +241,7 @@ def test_a_message_whose_task_was_lost_is_handed_out_again_once_its_hold_expires
 ) -> None:
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/ok"))
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
     delivery.events_fan_out()
     held = delivery.endpoint_lease(endpoint_id=endpoint.pk)  # the task that was lost
     assert held is not None
@@ -255,8 +255,7 @@ def test_disabled_endpoints_get_no_deliveries_and_types_are_matched(receiver: Re
     off = _endpoint(organization, receiver.url("/ok?off"))
     WebhookEndpoint.objects.filter(pk=off.pk).update(disabled=True)
     canceled_only = _endpoint(organization, receiver.url("/ok?canceled"), ["payout.canceled"])
-    payout = PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
 
     delivery.events_fan_out()
 
@@ -270,8 +269,7 @@ def test_events_past_their_retention_are_pruned_with_their_deliveries(
 ) -> None:
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/ok"))
-    PayoutFactory(organization=organization, status=S.SUBMITTED)
-    payout_transition(payout_id=organization.payouts.get().pk, to_status=S.PAID, actor=Actor.BANK)
+    paid(organization)
     _deliver_all(endpoint)
     kept = Event.objects.count()
 
@@ -294,8 +292,7 @@ def test_a_failed_attempt_is_recorded_before_the_next_message_is_sent(
     organization = OrganizationFactory()
     endpoint = _endpoint(organization, receiver.url("/fail"))
     for _ in range(2):
-        payout = PayoutFactory(organization=organization, status=S.SUBMITTED)
-        payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)
+        paid(organization)
     delivery.events_fan_out()
     recorded_before_each_send: list[int] = []
     send = delivery._send
