@@ -43,14 +43,17 @@ WORKDIR /app
 
 COPY --from=builder /opt/venv /opt/venv
 # The source stays owned by root (read-only for the app user); only var/ (the simulator's
-# development webhook keys, a volume in docker-compose.yml) is writable.
+# development webhook keys, a volume in docker-compose.yml) and metrics/ (each process's metrics
+# files, shared by a host's containers as a volume) are writable.
 COPY . /app
 
 # collectstatic needs no secrets: the base settings with a throwaway key, nothing connects.
-RUN DJANGO_SETTINGS_MODULE=config.settings.base SECRET_KEY=collectstatic-only-not-a-secret \
+RUN DJANGO_SETTINGS_MODULE=config.settings.base SECRET_KEY=collectstatic-only-not-a-secret METRICS_ENABLED=false \
         python manage.py collectstatic --noinput \
-    && mkdir -p /app/var \
-    && chown 10001:10001 /app/var
+    && mkdir -p /app/var /app/metrics \
+    && chown 10001:10001 /app/var /app/metrics
+
+ENV PROMETHEUS_MULTIPROC_DIR=/app/metrics
 
 USER 10001:10001
 

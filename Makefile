@@ -8,7 +8,7 @@ PGHOST ?= 127.0.0.1
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
 .PHONY: help install lock services db migrate keys seed run web dispatcher worker bank-worker webhook-worker beat test check lint format \
-        typecheck imports docker-lint schema screenshots ledger-check bench capacity bench-smoke chaos chaos-short fuzz clean
+        typecheck imports docker-lint schema alerts screenshots ledger-check bench capacity bench-smoke chaos chaos-short fuzz clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,6 +47,7 @@ seed: migrate keys  ## Create the demo organisation, print its API key, fund it 
 	$(PY) manage.py fake_bank_send_transfer --inn 7707083893 --amount 100000.00 --document-number DEMO-SEED --once
 
 run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulated bank.
+	@rm -rf var/metrics  # each process's metrics files: a run starts its counters at zero
 	@echo "API on http://127.0.0.1:8000/api/docs/ , bank at http://127.0.0.1:8000/fake-bank/ ; demo key: $$(cat var/demo-api-key)"
 	.venv/bin/honcho start -f Procfile
 
@@ -92,7 +93,11 @@ docker-lint: install  ## Validate Dockerfile and docker-compose.yml without an e
 schema: install  ## Validate the OpenAPI schema.
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
-check: lint typecheck imports docker-lint schema test chaos-short  ## Everything CI runs, in CI's order.
+alerts:  ## Validate the Prometheus alert rules and run their unit tests (promtool, from Debian's prometheus).
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts.test.yml
+
+check: lint typecheck imports docker-lint schema alerts test chaos-short  ## Everything CI runs, in CI's order.
 
 ledger-check: install  ## Verify the ledger's invariants against the development database.
 	$(PY) manage.py ledger_check

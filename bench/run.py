@@ -9,6 +9,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -201,6 +202,8 @@ def _environments(config: BenchConfig) -> tuple[dict[str, str], dict[str, str]]:
         "CACHE_URL": config.redis_url,
         "CELERY_BROKER_URL": config.redis_url,
         "API_RATE_LIMIT": "100000000/minute",
+        "METRICS_TOKEN": "bench-metrics-token",
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="payouts-bench-metrics-"),
     }
     ceiling = {**shared, "DJANGO_SETTINGS_MODULE": "bench.ceiling.settings"}
     return project, ceiling

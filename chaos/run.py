@@ -22,6 +22,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -125,6 +126,8 @@ def _environment(web_port: int, bank_port: int, redis_url: str, keys_file: Path)
         "DISPATCH_RECLAIM_SECONDS": "8",
         "INCOMING_SWEEP_INTERVAL_SECONDS": "5",
         "LOG_LEVEL": "INFO",
+        "METRICS_TOKEN": "chaos-metrics-token",
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="payouts-chaos-metrics-"),
     }
 
 

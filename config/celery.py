@@ -2,11 +2,12 @@
 between tasks (see settings)."""
 
 import os
+import time
 from typing import Any
 
 import structlog
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -14,6 +15,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("payouts")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@before_task_publish.connect
+def _stamp_publication_time(headers: dict[str, Any], **kwargs: Any) -> None:
+    """Every message says when it was published: `/metrics` reports each queue's oldest message's age
+    (`payouts.observability.state`, which reads this header by the same name)."""
+    headers.setdefault("published_at", time.time())
 
 
 @task_prerun.connect

@@ -3,7 +3,9 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from payouts import ops
 from payouts.api import health
+from payouts.api.metrics import metrics
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("health/live", health.live, name="health-live"),
@@ -13,6 +15,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("payouts.api.urls")),
     path("admin/", admin.site.urls),
+    path("metrics", metrics, name="metrics"),
+    path("ops/", ops.overview, name="ops-overview"),
 ]
 
 if settings.FAKE_BANK_ENABLED:

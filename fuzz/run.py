@@ -249,6 +249,8 @@ def _environment(*, port: int, work_dir: Path, database_url: str, redis_url: str
         "API_RATE_LIMIT": UNLIMITED,
         "API_ANONYMOUS_RATE_LIMIT": UNLIMITED,
         "BANK_WEBHOOK_RATE_LIMIT": UNLIMITED,
+        "METRICS_TOKEN": "fuzz-metrics-token",
+        "PROMETHEUS_MULTIPROC_DIR": str(work_dir / "metrics"),
         "FAKE_BANK_ENABLED": "true",
         "BANK_API_TOKEN": BANK_TOKEN,
         "BANK_API_URL": f"{base_url}/fake-bank/api",

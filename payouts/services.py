@@ -34,6 +34,7 @@ from payouts.errors import (
     StatusNotAllowed,
 )
 from payouts.ledger import entries
+from payouts.metrics import PAYOUTS_CREATED, count_on_commit
 from payouts.models import (
     Actor,
     Event,
@@ -158,6 +159,7 @@ def payout_create(
         if existing is None:  # the key's payout is never deleted: the conflict names a row that exists
             raise RuntimeError("idempotency key conflict without its payout")
         return _replay(existing, fingerprint), False
+    count_on_commit(PAYOUTS_CREATED, currency=payout.currency, source="api")
     logger.info(
         "payout.created", payout_id=str(payout.pk), amount=str(payout.amount), currency=payout.currency
     )

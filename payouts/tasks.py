@@ -1,5 +1,5 @@
 """Celery tasks: thin, taking ids, each safe to run twice (late acks redeliver a task whose worker
-died). The bodies live in `payouts.bank` and `payouts.notifications`."""
+died). The bodies live in `payouts.bank`, `payouts.notifications` and `payouts.observability`."""
 
 import random
 from datetime import datetime
@@ -12,6 +12,7 @@ from django.conf import settings
 
 from payouts.bank import incoming_sweep, reconciliation, submission
 from payouts.notifications import batches, delivery
+from payouts.observability import ledger, snapshots
 from provider.errors import ProviderTransientError
 
 logger = structlog.get_logger(__name__)
@@ -112,3 +113,15 @@ def prune_events() -> None:
 def complete_payout_batches() -> None:
     """Beat: mark the batches whose every item is final completed, and tell their clients."""
     batches.payout_batches_complete()
+
+
+@shared_task(acks_late=True)
+def check_ledger() -> None:
+    """Beat: verify the ledger's invariants and record the result (`/metrics`, `/ops/`, an alert)."""
+    ledger.ledger_check_record()
+
+
+@shared_task(acks_late=True)
+def take_metrics_snapshot() -> None:
+    """Beat, every minute: record the charted counters for the overview page's rates."""
+    snapshots.metrics_snapshot_take()

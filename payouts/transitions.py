@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from payouts.errors import InvalidTransition
 from payouts.ledger import entries
+from payouts.metrics import TRANSITIONS, count_on_commit
 from payouts.models import Actor, Payout, PayoutEvent, PayoutStatus
 from payouts.notifications import events
 
@@ -147,6 +148,7 @@ def _transition_locked(
         entries.hold_post(payout=payout)
     elif to_status in {S.FAILED, S.CANCELED}:
         entries.hold_void(payout=payout)
+    count_on_commit(TRANSITIONS, from_status=current, to_status=to_status, actor=actor)
     log.info("payout.transition.applied", reason=reason)
     return TransitionResult(payout=payout, changed=True, previous_status=current)
 

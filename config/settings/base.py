@@ -5,6 +5,7 @@ that make a missing secret fail fast.
 """
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +272,35 @@ CACHES = {
     }
 }
 
+# --- Metrics (docs/operations.md, "Metrics") ----------------------------------------------------
+# Every process of a host writes its samples to files in METRICS_DIR (prometheus-client's
+# multiprocess mode, which reads PROMETHEUS_MULTIPROC_DIR when it is first imported: set here, before
+# any app loads); `/metrics` adds them up. `make run` empties the directory at start. Off: no files,
+# no request metrics, `/metrics` answers 404 (the benchmark's comparison).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "") or str(BASE_DIR / "var" / "metrics")
+# `Authorization: Bearer <token>` for `/metrics`; empty refuses every request (production requires one).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "dev-metrics-token" if ENVIRONMENT == "development" else "")
+LEDGER_CHECK_INTERVAL_SECONDS = env_float("LEDGER_CHECK_INTERVAL_SECONDS", 600.0)
+METRICS_SNAPSHOT_SECONDS = env_float("METRICS_SNAPSHOT_SECONDS", 60.0)
+# The overview page's oldest view is a day; snapshots are kept a little longer.
+METRICS_SNAPSHOT_RETENTION_HOURS = env_float("METRICS_SNAPSHOT_RETENTION_HOURS", 26.0)
+
+
+def use_metrics_dir(directory: str) -> None:
+    """Point prometheus-client's multiprocess mode at DIRECTORY (created if missing)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+if METRICS_ENABLED:
+    use_metrics_dir(METRICS_DIR)
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+
 # --- Celery ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -330,6 +360,12 @@ CELERY_BEAT_SCHEDULE = {
     "complete-payout-batches": {
         "task": "payouts.tasks.complete_payout_batches",
         "schedule": PAYOUT_BATCH_COMPLETE_SECONDS,
+    },
+    "check-ledger": {"task": "payouts.tasks.check_ledger", "schedule": LEDGER_CHECK_INTERVAL_SECONDS},
+    "take-metrics-snapshot": {
+        "task": "payouts.tasks.take_metrics_snapshot",
+        "schedule": METRICS_SNAPSHOT_SECONDS,
+        "options": {"expires": METRICS_SNAPSHOT_SECONDS},
     },
 }
 if FAKE_BANK_ENABLED:

@@ -14,6 +14,8 @@ from config.settings.base import (
     DEV_BANK_API_TOKEN,
     FAKE_BANK_API_TOKEN,
     FAKE_BANK_ENABLED,
+    METRICS_ENABLED,
+    METRICS_TOKEN,
 )
 
 if not os.environ.get("SECRET_KEY"):
@@ -29,6 +31,9 @@ if FAKE_BANK_ENABLED and FAKE_BANK_API_TOKEN in {"", DEV_BANK_API_TOKEN}:
         "FAKE_BANK_ENABLED in production needs FAKE_BANK_API_TOKEN (or BANK_API_TOKEN) other than the "
         "development token: the simulator's API credits money."
     )
+
+if METRICS_ENABLED and not METRICS_TOKEN:
+    raise ImproperlyConfigured("METRICS_TOKEN must be set in production (or METRICS_ENABLED=false).")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from payouts.api.errors import PayloadTooLarge, envelope, error_body
 from payouts.api.throttling import RateLimit, client_ip
 from payouts.bank.webhooks import bank_event_receive
+from payouts.metrics import BANK_WEBHOOKS
 from payouts.models import WEBHOOK_ID_MAX_LENGTH
 from provider.events import MalformedWebhookError, parse_webhook_event
 from provider.signatures import WebhookKeyError, WebhookVerificationError, verify
@@ -49,6 +50,7 @@ def bank_webhook(request: HttpRequest) -> JsonResponse:
     except MalformedWebhookError as exc:
         return _refuse(400, "malformed_webhook", str(exc))
     outcome, duplicate = bank_event_receive(webhook_id=webhook_id or "", event=event)
+    BANK_WEBHOOKS.labels("duplicate" if duplicate else outcome, "").inc()
     return JsonResponse({"received": True, "outcome": outcome, "duplicate": duplicate})
 
 
@@ -59,6 +61,7 @@ def _refusal_before_reading(request: HttpRequest) -> JsonResponse | None:
         return response
     wait = RateLimit("bank_webhook").hit(client_ip(request))
     if wait is not None:
+        BANK_WEBHOOKS.labels("refused", "rate_limited").inc()
         response = JsonResponse(
             envelope("rate_limited", "Too many webhooks from this address.", {"retry_after_seconds": wait}),
             status=429,
@@ -76,8 +79,10 @@ def _refusal_before_reading(request: HttpRequest) -> JsonResponse | None:
 
 def _too_large() -> JsonResponse:
     refusal = PayloadTooLarge(settings.WEBHOOK_MAX_BODY_BYTES)
+    BANK_WEBHOOKS.labels("refused", refusal.code).inc()
     return JsonResponse(error_body(refusal), status=refusal.http_status)
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:
+    BANK_WEBHOOKS.labels("refused", code).inc()
     return JsonResponse(envelope(code, message), status=status)

@@ -7,10 +7,11 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from payouts.metrics import bank_call
 from payouts.models import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutStatus
 from payouts.money import to_minor_units
 from payouts.transitions import TransitionResult, payout_apply_bank_status
-from provider.client import BankClient
+from provider.client import BankClient, IncomingTransferPage
 from provider.types import BankPayout, BankPayoutStatus, PayoutSubmission, Recipient
 
 # What a payout is on our side when the bank reports it in a status. The bank's `processing` means
@@ -23,10 +24,31 @@ PAYOUT_STATUS_FOR_BANK_STATUS: dict[BankPayoutStatus, PayoutStatus] = {
 }
 
 
+class MeteredBankClient(BankClient):
+    """The bank's client with each call counted and timed (`payouts_bank_calls_total`,
+    `payouts_bank_call_duration_seconds`), by operation and outcome."""
+
+    def submit_payout(self, submission: PayoutSubmission) -> BankPayout:
+        with bank_call("submit_payout"):
+            return super().submit_payout(submission)
+
+    def find_payout_by_reference(self, reference: str) -> BankPayout | None:
+        with bank_call("find_payout"):
+            return super().find_payout_by_reference(reference)
+
+    def list_incoming_transfers(self, *, after: str | None, limit: int = 100) -> IncomingTransferPage:
+        with bank_call("list_incoming_transfers"):
+            return super().list_incoming_transfers(after=after, limit=limit)
+
+    def cancel_payout(self, bank_id: str) -> BankPayout:
+        with bank_call("cancel_payout"):
+            return super().cancel_payout(bank_id)
+
+
 @lru_cache(maxsize=1)
 def bank_client() -> BankClient:
-    """One pooled client per process (each Celery worker process and each web process)."""
-    return BankClient(
+    """One pooled, metered client per process (each Celery worker process and each web process)."""
+    return MeteredBankClient(
         base_url=settings.BANK_API_URL,
         token=settings.BANK_API_TOKEN,
         connect_timeout=settings.BANK_CONNECT_TIMEOUT,

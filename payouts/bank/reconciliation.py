@@ -19,6 +19,7 @@ from django.utils import timezone
 from payouts.bank.adapter import BankPayoutMismatch, bank_client, bank_payout_apply
 from payouts.bank.submission import payout_submit
 from payouts.errors import InvalidTransition
+from payouts.metrics import RECONCILER_ACTIONS, RECONCILER_CLAIMED
 from payouts.models import Actor, Payout, PayoutStatus
 from payouts.notifications import events
 from payouts.transitions import IN_FLIGHT_STATUSES
@@ -94,10 +95,12 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
             "payout.stuck", status=payout.status, in_flight_hours=round(in_flight.total_seconds() / 3600, 1)
         )
         events.payout_stuck_event_record(payout=payout)  # the client is told once
+        RECONCILER_ACTIONS.labels("stuck").inc()
     try:
         bank_payout = bank_client().find_payout_by_reference(str(payout.pk))
     except ProviderError as exc:
         logger.warning("reconcile.bank_unavailable", error=str(exc))
+        RECONCILER_ACTIONS.labels("bank_unavailable").inc()
         return
     if bank_payout is None:
         if payout.status == PayoutStatus.PROCESSING:
@@ -106,15 +109,19 @@ def payout_reconcile(*, payout_id: UUID | str) -> None:
                 payout_submit(payout_id=payout.pk, actor=Actor.RECONCILER)
             except ProviderError as exc:
                 logger.warning("reconcile.resubmit_failed", error=str(exc))
+                RECONCILER_ACTIONS.labels("resubmit_failed").inc()
+            else:
+                RECONCILER_ACTIONS.labels("resubmitted").inc()
         else:
             logger.error("reconcile.submitted_payout_unknown_to_bank", status=payout.status)
+            RECONCILER_ACTIONS.labels("unknown_to_bank").inc()
         return
     _apply_bank_state(payout, bank_payout)
 
 
 def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
     try:
-        bank_payout_apply(
+        result = bank_payout_apply(
             payout=payout,
             bank_payout=bank_payout,
             actor=Actor.RECONCILER,
@@ -122,10 +129,16 @@ def _apply_bank_state(payout: Payout, bank_payout: BankPayout) -> None:
         )
     except BankPayoutMismatch as exc:
         logger.error("reconcile.bank_disagrees", anomaly=str(exc), bank_status=bank_payout.status)
+        RECONCILER_ACTIONS.labels("mismatch").inc()
     except InvalidTransition as exc:
         logger.error("reconcile.bank_state_refused", current=exc.current, bank_status=bank_payout.status)
+        RECONCILER_ACTIONS.labels("refused").inc()
+    else:
+        RECONCILER_ACTIONS.labels("applied" if result.changed else "unchanged").inc()
 
 
 def payouts_claim_for_sweep() -> list[UUID]:
     """The in-flight payouts to look up at the bank this sweep."""
-    return payouts_claim_due(limit=settings.RECONCILE_BATCH_SIZE)
+    claimed = payouts_claim_due(limit=settings.RECONCILE_BATCH_SIZE)
+    RECONCILER_CLAIMED.inc(len(claimed))
+    return claimed

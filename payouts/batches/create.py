@@ -1,5 +1,6 @@
 """Creating a batch: every item checked, then all of them written in one transaction, or none."""
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from payouts.errors import (
     InvalidTransition,
 )
 from payouts.ledger import entries
+from payouts.metrics import BATCH_ITEMS, BATCHES_CREATED, PAYOUTS_CREATED, count_on_commit
 from payouts.models import (
     Actor,
     Event,
@@ -117,6 +119,10 @@ def payout_batch_create(
     if winner is None:
         found = PayoutBatch.objects.get(organization=organization, idempotency_key=idempotency_key)
         return _replay(found, fingerprint), False
+    count_on_commit(BATCHES_CREATED)
+    for currency, count in Counter(item.request.currency for item in checked).items():
+        count_on_commit(BATCH_ITEMS, count, currency=currency)
+        count_on_commit(PAYOUTS_CREATED, count, currency=currency, source="batch")
     logger.info("payout_batch.created", batch_id=str(batch.pk), items=len(checked))
     return batch, True
 

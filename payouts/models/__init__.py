@@ -20,6 +20,7 @@ from payouts.models.ledger import (
     LedgerAccount,
     LedgerEntry,
 )
+from payouts.models.observability import LedgerCheckRun, MetricsSnapshot
 from payouts.models.organizations import Organization, OrganizationAPIKey
 from payouts.models.payout import BANK_REFERENCE_MAX_LENGTH, Actor, Payout, PayoutEvent, PayoutStatus
 from payouts.models.webhooks import (
@@ -50,7 +51,9 @@ __all__ = [
     "IncomingTransfer",
     "IncomingTransferStatus",
     "LedgerAccount",
+    "LedgerCheckRun",
     "LedgerEntry",
+    "MetricsSnapshot",
     "Organization",
     "OrganizationAPIKey",
     "Payout",

@@ -150,6 +150,11 @@ class Payout(models.Model):
                 condition=models.Q(status__in=["processing", "submitted"]),
                 name="payout_in_flight_age_idx",
             ),
+            # The operators' overview: failures of the last hour and day, by code. Only failed payouts
+            # are in it, so creating and paying one never touches it.
+            models.Index(
+                fields=["failed_at"], condition=models.Q(status="failed"), name="payout_failed_at_idx"
+            ),
         ]
 
     def __str__(self) -> str:

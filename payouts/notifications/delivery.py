@@ -28,6 +28,12 @@ from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from payouts.metrics import (
+    CLIENT_WEBHOOK_DELIVERIES,
+    CLIENT_WEBHOOK_ENDPOINTS_DISABLED,
+    CLIENT_WEBHOOK_SECONDS,
+    count_on_commit,
+)
 from payouts.models import (
     RESPONSE_BODY_MAX_CHARS,
     DeliveryStatus,
@@ -154,6 +160,7 @@ class Answer:
     body: str
     error: str
     duration_ms: int
+    outcome: str  # `payouts_client_webhook_deliveries_total`'s label
 
     @property
     def succeeded(self) -> bool:
@@ -163,6 +170,7 @@ class Answer:
 def _send(endpoint: WebhookEndpoint, event: Event, *, at: datetime) -> Answer:
     body = json.dumps(render_event(event, inn=endpoint.organization.inn), separators=(",", ":"))
     answer = _post(endpoint, msg_id=event.public_id, body=body, at=at)
+    CLIENT_WEBHOOK_SECONDS.observe(answer.duration_ms / 1000)
     logger.info(
         "webhook.attempt",
         endpoint_id=str(endpoint.pk),
@@ -195,6 +203,7 @@ def _record(endpoint: WebhookEndpoint, sent: list[tuple[WebhookDelivery, datetim
     )
     failing_since = endpoint.failing_since
     for delivery, attempted_at, answer in sent:
+        count_on_commit(CLIENT_WEBHOOK_DELIVERIES, outcome=answer.outcome)
         delivery.attempts += 1
         delivery.last_attempt_at = attempted_at
         if answer.succeeded:
@@ -222,6 +231,7 @@ def _record(endpoint: WebhookEndpoint, sent: list[tuple[WebhookDelivery, datetim
             f"{failing_since.isoformat()}."
         )
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(disabled=True, disabled_reason=reason)
+        count_on_commit(CLIENT_WEBHOOK_ENDPOINTS_DISABLED)
         logger.error("webhook.endpoint_disabled", endpoint_id=str(endpoint.pk), reason=reason)
 
 
@@ -258,13 +268,13 @@ def _http() -> httpx.Client:
 def _post(endpoint: WebhookEndpoint, *, msg_id: str, body: str, at: datetime) -> Answer:
     started = time.monotonic()
 
-    def answer(status_code: int | None = None, text: str = "", error: str = "") -> Answer:
-        return Answer(status_code, text, error, round((time.monotonic() - started) * 1000))
+    def answer(outcome: str, status_code: int | None = None, text: str = "", error: str = "") -> Answer:
+        return Answer(status_code, text, error, round((time.monotonic() - started) * 1000), outcome)
 
     try:
         target = delivery_target(endpoint.url)
     except AddressRefused as exc:
-        return answer(error=f"refused: {exc}")
+        return answer("address_refused", error=f"refused: {exc}")
     headers = {
         "content-type": "application/json",
         "webhook-id": msg_id,
@@ -293,13 +303,13 @@ def _post(endpoint: WebhookEndpoint, *, msg_id: str, body: str, at: datetime) ->
                 if len(received) >= RESPONSE_READ_MAX_BYTES or time.monotonic() - started > deadline:
                     break
     except httpx.TimeoutException:
-        return answer(error=f"timed out after {deadline:g} s")
+        return answer("timeout", error=f"timed out after {deadline:g} s")
     except httpx.HTTPError as exc:
-        return answer(error=f"{type(exc).__name__}: {exc}"[:300])
+        return answer("network_error", error=f"{type(exc).__name__}: {exc}"[:300])
     text = received[:RESPONSE_READ_MAX_BYTES].decode("utf-8", "replace")
     if time.monotonic() - started > deadline:
-        return answer(response.status_code, text, error=f"answered after more than {deadline:g} s")
-    return answer(response.status_code, text)
+        return answer("timeout", response.status_code, text, error=f"answered after more than {deadline:g} s")
+    return answer("delivered" if response.is_success else "http_error", response.status_code, text)
 
 
 def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:

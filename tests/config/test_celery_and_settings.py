@@ -64,6 +64,10 @@ def test_each_task_starts_with_a_fresh_log_context() -> None:
             },
             "FAKE_BANK_ENABLED in production",
         ),
+        (
+            {"SECRET_KEY": "s", "ALLOWED_HOSTS": "example.com", "BANK_API_TOKEN": "bank-secret"},
+            "METRICS_TOKEN",
+        ),
     ],
     ids=[
         "no-secret",
@@ -73,6 +77,7 @@ def test_each_task_starts_with_a_fresh_log_context() -> None:
         "simulator-without-a-token",
         "the-development-token",
         "simulator-with-the-development-token",
+        "no-metrics-token",
     ],
 )
 def test_production_settings_refuse_to_start_when_unsafe(env: dict[str, str], message: str) -> None:
@@ -83,6 +88,8 @@ def test_production_settings_refuse_to_start_when_unsafe(env: dict[str, str], me
         "BANK_API_TOKEN",
         "FAKE_BANK_ENABLED",
         "FAKE_BANK_API_TOKEN",
+        "METRICS_TOKEN",
+        "METRICS_ENABLED",
     }
     clean = {k: v for k, v in os.environ.items() if k not in unsafe}
     result = subprocess.run(
@@ -103,6 +110,7 @@ def test_production_settings_start_when_configured() -> None:
         "SECRET_KEY": "s" * 50,
         "ALLOWED_HOSTS": "payouts.example.com",
         "BANK_API_TOKEN": "bank-secret",
+        "METRICS_TOKEN": "metrics-secret",
     }
     env.pop("DEBUG", None)
     result = subprocess.run(

@@ -1,0 +1,54 @@
+"""`GET /metrics`: the Prometheus exposition of every process of this host, for a bearer token.
+
+The counters and histograms come from the files each process writes (`payouts.metrics`), the gauges
+from the database and Redis at this moment (`payouts.observability.state`), the process metrics of
+each live process. Without `METRICS_TOKEN` nobody is let in; with metrics off, 404.
+"""
+
+import hmac
+import os
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from payouts.api.errors import envelope
+from payouts.api.throttling import RateLimit, client_ip
+from payouts.observability.state import ProcessesCollector, StateCollector
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if not settings.METRICS_ENABLED or not directory:
+        return JsonResponse(envelope("not_found", "Metrics are off (METRICS_ENABLED=false)."), status=404)
+    if not _token_ok(request):
+        wait = RateLimit("anonymous").hit(client_ip(request))  # a token guesser is slowed as a key guesser
+        if wait is not None:
+            return JsonResponse(
+                envelope("rate_limited", "Too many requests.", {"retry_after_seconds": wait}),
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        return JsonResponse(
+            envelope("not_authenticated", "Metrics need `Authorization: Bearer <METRICS_TOKEN>`."),
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    registry.register(StateCollector())
+    registry.register(ProcessesCollector(directory))
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _token_ok(request: HttpRequest) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.METRICS_TOKEN
+    return (
+        bool(expected)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(token.encode(), expected.encode())
+    )

@@ -1,0 +1,156 @@
+"""`GET /metrics`: refused without the bearer token, and with it every metric the service keeps,
+in the Prometheus text format, the gauges read from the database and Redis as they are now."""
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from payouts import metrics
+from payouts.models import PayoutStatus
+from payouts.observability.ledger import ledger_check_record
+from tests.payouts.factories import PayoutFactory
+
+URL = "/metrics"
+
+COUNTERS_AND_HISTOGRAMS = [
+    "payouts_created",
+    "payouts_transitions",
+    "payouts_create_duration_seconds",
+    "payouts_bank_calls",
+    "payouts_bank_call_duration_seconds",
+    "payouts_bank_webhooks",
+    "payouts_reconciler_claimed",
+    "payouts_reconciler_actions",
+    "payouts_client_webhook_deliveries",
+    "payouts_client_webhook_delivery_duration_seconds",
+    "payouts_client_webhook_endpoints_disabled",
+    "payouts_batches_created",
+    "payouts_batch_items",
+    "payouts_ledger_checks",
+]
+GAUGES = [
+    "payouts_in_status",
+    "payouts_in_flight",
+    "payouts_oldest_in_flight_seconds",
+    "payouts_oldest_new_seconds",
+    "payouts_stuck",
+    "payouts_broker_up",
+    "payouts_queue_messages",
+    "payouts_queue_oldest_message_seconds",
+    "payouts_ledger_check_ok",
+    "payouts_ledger_check_violations",
+    "payouts_ledger_check_timestamp_seconds",
+    "payouts_client_webhook_endpoints",
+]
+USUAL = [
+    "django_http_requests_latency_seconds_by_view_method",
+    "django_http_responses_total_by_status_view_method",
+    "process_cpu_seconds",
+    "process_resident_memory_bytes",
+]
+
+
+def scrape(client: Client) -> dict[str, Any]:
+    response = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=")
+    return {family.name: family for family in text_string_to_metric_families(response.content.decode())}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", "Basic dev-metrics-token", "dev-metrics-token", "Bearer "],
+    ids=["none", "wrong-token", "other-scheme", "no-scheme", "empty"],
+)
+def test_metrics_are_refused_without_the_token(authorization: str | None) -> None:
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization is not None else {}
+
+    response = Client().get(URL, **headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert b"payouts_" not in response.content
+
+
+@pytest.mark.django_db
+def test_with_no_token_configured_nobody_gets_the_metrics(settings: Any) -> None:
+    settings.METRICS_TOKEN = ""
+
+    response = Client().get(URL, HTTP_AUTHORIZATION="Bearer ")
+
+    assert response.status_code == 401
+
+
+@pytest.mark.django_db
+def test_metrics_switched_off_answer_404(settings: Any) -> None:
+    settings.METRICS_ENABLED = False
+
+    response = Client().get(URL, HTTP_AUTHORIZATION="Bearer dev-metrics-token")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_with_the_token_every_metric_is_there_with_its_help() -> None:
+    ledger_check_record()  # the ledger's gauges exist once a check has run
+
+    families = scrape(Client())
+
+    for name in COUNTERS_AND_HISTOGRAMS + GAUGES + USUAL:
+        assert name in families, name
+        assert families[name].documentation, name
+    for name in COUNTERS_AND_HISTOGRAMS + GAUGES:
+        assert families[name].samples, name  # each series exists from the start, at 0 if need be
+    assert families["payouts_ledger_check_ok"].samples[0].value == 1
+    queues = {s.labels["queue"] for s in families["payouts_queue_messages"].samples}
+    assert queues == {"payouts", "fake_bank", "webhooks"}
+    assert families["payouts_broker_up"].samples[0].value == 1
+    assert {s.labels["pid"] for s in families["process_cpu_seconds"].samples} >= {str(os.getpid())}
+
+
+@pytest.mark.django_db
+def test_the_gauges_are_the_state_now(settings: Any) -> None:
+    settings.STUCK_AFTER_HOURS = 1.0
+    now = timezone.now()
+    PayoutFactory(status=PayoutStatus.NEW)
+    PayoutFactory(status=PayoutStatus.PROCESSING, processing_at=now - timedelta(minutes=5))
+    PayoutFactory(status=PayoutStatus.SUBMITTED, processing_at=now - timedelta(hours=2))
+    PayoutFactory(status=PayoutStatus.PAID, processing_at=now - timedelta(hours=9))
+
+    families = scrape(Client())
+
+    in_status = {s.labels["status"]: s.value for s in families["payouts_in_status"].samples}
+    assert in_status == {"new": 1, "processing": 1, "submitted": 1}
+    assert families["payouts_in_flight"].samples[0].value == 2
+    assert families["payouts_stuck"].samples[0].value == 1
+    oldest = families["payouts_oldest_in_flight_seconds"].samples[0].value
+    assert 2 * 3600 <= oldest < 2 * 3600 + 60
+
+
+def test_no_label_names_a_payout_or_an_organisation() -> None:
+    """Labels take few values: a payout id, an INN or a URL as a label would make a series each."""
+    allowed = {
+        "currency",
+        "source",
+        "from_status",
+        "to_status",
+        "actor",
+        "operation",
+        "outcome",
+        "reason",
+        "action",
+        "result",
+    }
+    for value in vars(metrics).values():
+        labelnames = getattr(value, "_labelnames", None)
+        if labelnames is not None:
+            assert set(labelnames) <= allowed, labelnames
