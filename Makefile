@@ -45,6 +45,7 @@ seed: migrate keys  ## Create the demo organisation, print its API key, fund it 
 	@$(PY) manage.py seed_demo | tee var/seed.log
 	@tail -n 1 var/seed.log > var/demo-api-key
 	$(PY) manage.py fake_bank_send_transfer --inn 7707083893 --amount 100000.00 --document-number DEMO-SEED --once
+	$(PY) manage.py ledger_check --record > /dev/null  # the first of beat's periodic checks, at once
 
 run: seed  ## Install, migrate, seed, then run web, worker, beat and the simulated bank.
 	@rm -rf var/metrics  # each process's metrics files: a run starts its counters at zero
@@ -102,7 +103,7 @@ check: lint typecheck imports docker-lint schema alerts test chaos-short  ## Eve
 ledger-check: install  ## Verify the ledger's invariants against the development database.
 	$(PY) manage.py ledger_check
 
-screenshots: install  ## PNGs of the bank's page and Swagger UI into docs/screenshots/ (needs `make run` up).
+screenshots: install  ## PNGs of the bank's page, Swagger UI and /ops/ into docs/screenshots/ (needs `make run` up).
 	$(PY) -m scripts.screenshots --base-url $(SCREENSHOTS_URL) --out docs/screenshots
 
 bench: install services  ## Load-test the API against a bare Django ceiling; writes docs/benchmarks.md (~15 min).

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bench.load import Measurements
-    from bench.run import Batches, Context, NoHotRow, Phase, Pipeline, PipelineRun, Webhooks
+    from bench.run import Batches, Context, MetricsOverhead, NoHotRow, Phase, Pipeline, PipelineRun, Webhooks
 
 # The targets the stages are held to.
 CREATE_MIN_RATIO = 0.45  # create rps against the bare POST's
@@ -29,6 +29,7 @@ PIPELINE_MAX_P99_MS_AT_RATE = 1000.0
 PIPELINE_MAX_CPU_MS_PER_PAYOUT = 20.0
 WEBHOOKS_MIN_RATIO = 0.90  # pipeline rate with ten endpoints (one silent) against none
 BATCH_MAX_ACCEPT_SECONDS = 5.0  # a 10,000-item batch answered 201 within this
+METRICS_MAX_COST = 0.05  # metrics on may cost the create path at most this share of its rate
 
 
 def _rows(rows: int) -> str:
@@ -355,6 +356,49 @@ def _batches(result: "Batches") -> list[str]:
     ]
 
 
+def _metrics(result: "MetricsOverhead") -> list[str]:
+    if not result.on.runs or not result.off.runs:
+        return ["## Metrics on and off", "", "Not run.", ""]
+    cost = 1 - result.on.rps / result.off.rps
+    cpu = {name: sum(values) / len(values) for name, values in result.cpu_ms.items() if values}
+    rows = [
+        f"| metrics {name} | {m.rps:.0f} | {m.rps_min:.0f}-{m.rps_max:.0f} | {m.p50_ms:.1f} "
+        f"| {m.p99_ms:.1f} | {cpu.get(name, 0):.2f} |"
+        for name, m in (("on", result.on), ("off", result.off))
+    ]
+    return [
+        "## Metrics on and off",
+        "",
+        (
+            "The create scenario (16 connections) against the project's server (metrics on: "
+            "the request middleware and every business counter written to the "
+            "processes' files) and against a second server from the same settings with "
+            "`METRICS_ENABLED=false`, on the same database; "
+            f"{result.rounds} rounds, on and off in turn (their order alternating). `/metrics` answered "
+            f"{result.metrics_status.get('on')} on the first and {result.metrics_status.get('off')} on "
+            "the second."
+        ),
+        "",
+        "| server | rps (mean) | rps (min-max) | p50 ms | p99 ms | web CPU ms/request |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        (
+            f"The web server's CPU per create (its process group, user and system, over each round): "
+            f"{cpu.get('on', 0):.2f} ms with metrics, {cpu.get('off', 0):.2f} ms without, "
+            f"{cpu.get('on', 0) - cpu.get('off', 0):+.2f} ms "
+            f"({(cpu.get('on', 0) / cpu['off'] - 1) if cpu.get('off') else 0:+.1%})."
+        ),
+        "",
+        (
+            f"Metrics cost the create path {cost:.1%} of its rate "
+            f"(on/off {result.on.rps / result.off.rps:.3f}). "
+            f"Target: at most {METRICS_MAX_COST:.0%}: {_met(cost <= METRICS_MAX_COST)}."
+        ),
+        "",
+    ]
+
+
 def render(ctx: "Context", machine: dict[str, str]) -> str:
     config = ctx.config
     sizes = " and ".join(_rows(phase.rows) for phase in ctx.phases)
@@ -449,6 +493,7 @@ def render(ctx: "Context", machine: dict[str, str]) -> str:
         ]
     for plan in ctx.plans:
         out += [f"### {plan['title']}", "", "```sql", plan["sql"], "```", "", "```", plan["plan"], "```", ""]
+    out += _metrics(ctx.metrics)
     out += _pipeline(ctx.pipeline)
     out += _webhooks(ctx.webhooks)
     out += _batches(ctx.batches)

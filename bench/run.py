@@ -19,6 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
+
 from bench import batches, database, pipeline, report, webhooks
 from bench.config import BenchConfig, load
 from bench.load import Measurements, Request, run_wrk, wrk_binary
@@ -120,6 +122,19 @@ class Webhooks:
 
 
 @dataclass
+class MetricsOverhead:
+    """The create scenario against the project's server with metrics on and a second one with them
+    off, rounds interleaved; what `/metrics` answered on each."""
+
+    on: Measurements = field(default_factory=Measurements)
+    off: Measurements = field(default_factory=Measurements)
+    metrics_status: dict[str, int] = field(default_factory=dict)
+    rounds: int = 0
+    # the web server's CPU (its process group, user + system) per request, each round
+    cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {"on": [], "off": []})
+
+
+@dataclass
 class Batches:
     """Batches of payouts: the time to accept each size, and the largest one's items until paid."""
 
@@ -145,6 +160,7 @@ class Context:
     pipeline: Pipeline = field(default_factory=Pipeline)
     webhooks: Webhooks = field(default_factory=Webhooks)
     batches: Batches = field(default_factory=Batches)
+    metrics: MetricsOverhead = field(default_factory=MetricsOverhead)
     profiles: list[str] = field(default_factory=list)
     project_pid: int = 0
     durations: dict[str, float] = field(default_factory=dict)
@@ -398,6 +414,58 @@ def stage_api(ctx: Context) -> None:
         phase.scenarios = _scenarios(ctx, deep["path"])
         _count_statements(ctx, phase)
         _measure(ctx, phase)
+
+
+def stage_metrics(ctx: Context) -> None:
+    """What metrics cost the create path: the project's server (metrics on: the request middleware,
+    every process's samples written to its files) against a second one started from the same
+    settings with `METRICS_ENABLED=false` (no middleware, no files, `/metrics` 404), on the same
+    database; the create scenario on each in turn, rounds interleaved, 2 x `BENCH_ROUNDS` rounds."""
+    config = ctx.config
+    off_env = {key: value for key, value in ctx.project_env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    off_env["METRICS_ENABLED"] = "false"
+    writer = ctx.seed["writer"]
+    create = Request(
+        "POST", "/api/payouts/", {"Authorization": f"Api-Key {writer['key']}"}, PAYOUT_BODY, unique_key=True
+    )
+    result = ctx.metrics
+    result.rounds = 2 * config.rounds
+    with gunicorn_group(
+        wsgi_app="config.wsgi:application",
+        env=off_env,
+        ready_path="/health/live",
+        log=WORK_DIR / "gunicorn-metrics-off.log",
+        python=PYTHON,
+    ) as off:
+        servers = {"on": ctx.urls["project"], "off": off.url}
+        groups = {"on": ctx.project_pid, "off": off.pgid}
+        token = {"Authorization": f"Bearer {ctx.project_env['METRICS_TOKEN']}"}
+        result.metrics_status = {
+            name: httpx.get(f"{url}/metrics", headers=token, timeout=10).status_code
+            for name, url in servers.items()
+        }
+        for round_number in range(1, result.rounds + 1):
+            order = ("on", "off") if round_number % 2 else ("off", "on")
+            for name in order:
+                cpu_before = group_cpu_seconds(groups[name])
+                measured = run_wrk(
+                    base_url=servers[name],
+                    request=create,
+                    threads=2,
+                    connections=16,
+                    seconds=config.seconds,
+                    key_prefix=f"{ctx.started:%H%M%S}-metrics-{name}-r{round_number}",
+                    script_dir=WORK_DIR,
+                    log=WORK_DIR / "wrk.log",
+                )
+                cpu_ms = (group_cpu_seconds(groups[name]) - cpu_before) * 1000 / max(measured.requests, 1)
+                getattr(result, name).runs.append(measured)
+                result.cpu_ms[name].append(cpu_ms)
+                _say(
+                    f"metrics {name}, round {round_number}: {measured.rps:.0f} rps, "
+                    f"p50 {measured.p50_ms:.1f} ms, p99 {measured.p99_ms:.1f} ms, "
+                    f"web CPU {cpu_ms:.2f} ms/request"
+                )
 
 
 def stage_plans(ctx: Context) -> None:
@@ -806,6 +874,7 @@ STAGES: list[Callable[[Context], None]] = [
     stage_prepare,
     stage_api,
     stage_no_hot_row,
+    stage_metrics,
     stage_plans,
     stage_pipeline,
     stage_webhooks,
@@ -862,6 +931,7 @@ def main(argv: list[str] | None = None) -> None:
         "celery-fake_bank.log",
         "celery-webhooks.log",
         "gunicorn-webhooks.log",
+        "gunicorn-metrics-off.log",
     ):
         (WORK_DIR / name).write_text("")
     with ExitStack() as stack:

@@ -41,6 +41,18 @@ CREATE_SECONDS = Histogram(
     "Time the API took to answer a payout create that succeeded (201, or 200 for a replay).",
     buckets=LATENCY_BUCKETS,
 )
+HTTP_REQUESTS = Counter(
+    "http_requests",
+    "Requests the web app answered, by method, the route's name (`<unmatched>` for no route) and "
+    "status code.",
+    ["method", "view", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "Time from a request reaching the first middleware to its response leaving it, by method and route name.",
+    ["method", "view"],
+    buckets=LATENCY_BUCKETS,
+)
 BANK_CALLS = Counter(
     "payouts_bank_calls",
     "Calls to the bank's API by operation and outcome: ok, rejected, not_found, cancel_refused, "

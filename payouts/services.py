@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import structlog
 from django.conf import settings
+from django.contrib.auth.models import Permission, User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -68,6 +69,19 @@ def organization_create(*, inn: str, name: str) -> tuple[Organization, bool]:
     """Create the organisation with this INN, or return the existing one (idempotent; the name of an
     existing organisation is left as it is). Returns (organisation, created)."""
     return Organization.objects.get_or_create(inn=inn, defaults={"name": name})
+
+
+def operator_ensure(*, username: str, password: str) -> User:
+    """A staff user with this password (created, or its password reset) who may view every payouts
+    table in the admin, and `/ops/`: development's operator. Changes nothing else it may do."""
+    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+    user.is_staff = True
+    user.set_password(password)
+    user.save()
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="payouts", codename__startswith="view_")
+    )
+    return user
 
 
 def api_key_create(*, organization: Organization, name: str = "default") -> str:

@@ -5,7 +5,9 @@ page. Uses Playwright with Debian's Chromium, headless (scripts/chromium.py).
 
     .venv/bin/python -m scripts.screenshots [--base-url http://127.0.0.1:8000] [--out docs/screenshots]
 
-Writes bank-page.png (the simulator's page, /fake-bank/) and swagger-ui.png (/api/docs/).
+Writes bank-page.png (the simulator's page, /fake-bank/), swagger-ui.png (/api/docs/) and
+ops-overview.png (the operators' overview, /ops/, signed in as `make seed`'s operator `ops` with
+the password in var/ops-password).
 """
 
 import argparse
@@ -33,6 +35,18 @@ def swagger_ui(page: Page, base_url: str, path: Path) -> None:
     page.screenshot(path=path, full_page=False)
 
 
+OPS_PASSWORD_FILE = Path("var/ops-password")
+
+
+def ops_overview(page: Page, base_url: str, path: Path) -> None:
+    page.goto(f"{base_url}/admin/login/?next=/ops/")
+    page.fill("#id_username", "ops")
+    page.fill("#id_password", OPS_PASSWORD_FILE.read_text().strip())
+    page.click("input[type=submit]")
+    page.locator("#state").wait_for(state="visible")
+    page.screenshot(path=path, full_page=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -42,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     base_url = args.base_url.rstrip("/")
     args.out.mkdir(parents=True, exist_ok=True)
-    shots = {"bank-page.png": bank_page, "swagger-ui.png": swagger_ui}
+    shots = {"bank-page.png": bank_page, "swagger-ui.png": swagger_ui, "ops-overview.png": ops_overview}
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:

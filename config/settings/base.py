@@ -281,6 +281,8 @@ METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 METRICS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "") or str(BASE_DIR / "var" / "metrics")
 # `Authorization: Bearer <token>` for `/metrics`; empty refuses every request (production requires one).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "dev-metrics-token" if ENVIRONMENT == "development" else "")
+# Development only: `make seed` creates the operator `ops` with the password kept here (git-ignored).
+OPS_PASSWORD_FILE = Path(env_str("OPS_PASSWORD_FILE", str(BASE_DIR / "var" / "ops-password")))
 LEDGER_CHECK_INTERVAL_SECONDS = env_float("LEDGER_CHECK_INTERVAL_SECONDS", 600.0)
 METRICS_SNAPSHOT_SECONDS = env_float("METRICS_SNAPSHOT_SECONDS", 60.0)
 # The overview page's oldest view is a day; snapshots are kept a little longer.
@@ -295,11 +297,7 @@ def use_metrics_dir(directory: str) -> None:
 
 if METRICS_ENABLED:
     use_metrics_dir(METRICS_DIR)
-    MIDDLEWARE = [
-        "django_prometheus.middleware.PrometheusBeforeMiddleware",
-        *MIDDLEWARE,
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
-    ]
+    MIDDLEWARE = ["payouts.api.metrics.request_metrics", *MIDDLEWARE]
 
 # --- Celery ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,6 +1,8 @@
 """Test settings: the real PostgreSQL and Redis, fast hashing, quick simulated bank."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 from django.core.exceptions import ImproperlyConfigured
@@ -44,7 +46,9 @@ REST_FRAMEWORK = {
 WHITENOISE_USE_FINDERS = True
 # Metrics in a directory of the test run's own (not `make run`'s): made once by the test process
 # and inherited, through the environment, by the workers and servers it starts.
-METRICS_DIR = os.environ.get("TEST_METRICS_DIR") or tempfile.mkdtemp(prefix="payouts-test-metrics-")
-os.environ["TEST_METRICS_DIR"] = METRICS_DIR
+if "TEST_METRICS_DIR" not in os.environ:
+    os.environ["TEST_METRICS_DIR"] = tempfile.mkdtemp(prefix="payouts-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["TEST_METRICS_DIR"], ignore_errors=True)
+METRICS_DIR = os.environ["TEST_METRICS_DIR"]
 if METRICS_ENABLED:
     use_metrics_dir(METRICS_DIR)

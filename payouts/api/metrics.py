@@ -1,4 +1,5 @@
-"""`GET /metrics`: the Prometheus exposition of every process of this host, for a bearer token.
+"""`GET /metrics`: the Prometheus exposition of every process of this host, for a bearer token; and
+the middleware that counts and times every request.
 
 The counters and histograms come from the files each process writes (`payouts.metrics`), the gauges
 from the database and Redis at this moment (`payouts.observability.state`), the process metrics of
@@ -7,6 +8,8 @@ each live process. Without `METRICS_TOKEN` nobody is let in; with metrics off, 4
 
 import hmac
 import os
+from collections.abc import Callable
+from time import perf_counter
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from payouts.api.errors import envelope
 from payouts.api.throttling import RateLimit, client_ip
+from payouts.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from payouts.observability.state import ProcessesCollector, StateCollector
 
 
@@ -52,3 +56,26 @@ def _token_ok(request: HttpRequest) -> bool:
         and scheme.lower() == "bearer"
         and hmac.compare_digest(token.encode(), expected.encode())
     )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def request_metrics(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Count and time each request by method, route name and status (`http_requests_total`,
+    `http_request_duration_seconds`): the first middleware, so its time is the whole stack's. Two
+    series updates a request; labels never carry a path or an id."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        started = perf_counter()
+        response = get_response(request)
+        match = request.resolver_match
+        view = (match.view_name if match else "") or "<unmatched>"
+        method = request.method if request.method in _METHODS else "<other>"
+        HTTP_SECONDS.labels(method, view).observe(perf_counter() - started)
+        HTTP_REQUESTS.labels(method, view, str(response.status_code)).inc()
+        return response
+
+    return middleware

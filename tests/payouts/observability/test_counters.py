@@ -20,6 +20,7 @@ from payouts.models import Actor, Organization, Payout, PayoutStatus
 from payouts.notifications import delivery
 from payouts.notifications.endpoints import endpoint_create
 from payouts.observability.ledger import ledger_check_record
+from payouts.observability.snapshots import collected
 from payouts.observability.state import PUBLISHED_AT_HEADER, queue_states
 from payouts.transitions import payout_transition
 from tests.payouts.bank_doubles import bank_payout_json, signed_webhook
@@ -287,3 +288,21 @@ def test_a_queues_oldest_message_says_how_long_it_has_waited() -> None:
         assert isinstance(message["headers"][PUBLISHED_AT_HEADER], float)
     finally:
         redis.delete("webhooks")
+
+
+@pytest.mark.django_db
+def test_each_request_is_counted_by_method_route_name_and_status_never_by_path(api: APIClient) -> None:
+    moved = Moved(
+        listed=("http_requests_total", {"method": "GET", "view": "payout-list", "status": "200"}),
+        unmatched=("http_requests_total", {"method": "GET", "view": "<unmatched>", "status": "404"}),
+        odd_method=("http_requests_total", {"method": "<other>", "view": "payout-list"}),
+        timed=("http_request_duration_seconds_count", {"method": "GET", "view": "payout-list"}),
+    )
+
+    api.get("/api/payouts/")
+    api.get("/nowhere/12345/")  # no route at all (under /api/ the catch-all has one)
+    api.generic("BREW", "/api/payouts/")
+
+    assert moved.done() == {"listed": 1, "unmatched": 1, "odd_method": 1, "timed": 1}
+    paths = {s.labels.get("view") for f in collected() for s in f.samples if s.name == "http_requests_total"}
+    assert not any("/" in (view or "") for view in paths)
