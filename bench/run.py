@@ -417,11 +417,16 @@ def stage_api(ctx: Context) -> None:
 
 
 def stage_metrics(ctx: Context) -> None:
-    """What metrics cost the create path: the project's server (metrics on: the request middleware,
-    every process's samples written to its files) against a second one started from the same
-    settings with `METRICS_ENABLED=false` (no middleware, no files, `/metrics` 404), on the same
-    database; the create scenario on each in turn, rounds interleaved, 2 x `BENCH_ROUNDS` rounds."""
+    """What metrics cost the create path: two servers started together from the project's settings,
+    one with metrics on (the request middleware, every process's samples written to files of its
+    own) and one with `METRICS_ENABLED=false` (no middleware, no files, `/metrics` 404), on the same
+    database; the create scenario on each in turn, rounds interleaved (their order alternating),
+    2 x `BENCH_ROUNDS` rounds, with the web server's CPU per request."""
     config = ctx.config
+    on_env = {
+        **ctx.project_env,
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="payouts-bench-metrics-on-"),
+    }
     off_env = {key: value for key, value in ctx.project_env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
     off_env["METRICS_ENABLED"] = "false"
     writer = ctx.seed["writer"]
@@ -430,26 +435,30 @@ def stage_metrics(ctx: Context) -> None:
     )
     result = ctx.metrics
     result.rounds = 2 * config.rounds
-    with gunicorn_group(
-        wsgi_app="config.wsgi:application",
-        env=off_env,
-        ready_path="/health/live",
-        log=WORK_DIR / "gunicorn-metrics-off.log",
-        python=PYTHON,
-    ) as off:
-        servers = {"on": ctx.urls["project"], "off": off.url}
-        groups = {"on": ctx.project_pid, "off": off.pgid}
+    with ExitStack() as servers_up:
+        servers = {
+            name: servers_up.enter_context(
+                gunicorn_group(
+                    wsgi_app="config.wsgi:application",
+                    env=env,
+                    ready_path="/health/live",
+                    log=WORK_DIR / f"gunicorn-metrics-{name}.log",
+                    python=PYTHON,
+                )
+            )
+            for name, env in (("on", on_env), ("off", off_env))
+        }
         token = {"Authorization": f"Bearer {ctx.project_env['METRICS_TOKEN']}"}
         result.metrics_status = {
-            name: httpx.get(f"{url}/metrics", headers=token, timeout=10).status_code
-            for name, url in servers.items()
+            name: httpx.get(f"{server.url}/metrics", headers=token, timeout=10).status_code
+            for name, server in servers.items()
         }
         for round_number in range(1, result.rounds + 1):
             order = ("on", "off") if round_number % 2 else ("off", "on")
             for name in order:
-                cpu_before = group_cpu_seconds(groups[name])
+                cpu_before = group_cpu_seconds(servers[name].pgid)
                 measured = run_wrk(
-                    base_url=servers[name],
+                    base_url=servers[name].url,
                     request=create,
                     threads=2,
                     connections=16,
@@ -458,7 +467,9 @@ def stage_metrics(ctx: Context) -> None:
                     script_dir=WORK_DIR,
                     log=WORK_DIR / "wrk.log",
                 )
-                cpu_ms = (group_cpu_seconds(groups[name]) - cpu_before) * 1000 / max(measured.requests, 1)
+                cpu_ms = (
+                    (group_cpu_seconds(servers[name].pgid) - cpu_before) * 1000 / max(measured.requests, 1)
+                )
                 getattr(result, name).runs.append(measured)
                 result.cpu_ms[name].append(cpu_ms)
                 _say(
@@ -931,6 +942,7 @@ def main(argv: list[str] | None = None) -> None:
         "celery-fake_bank.log",
         "celery-webhooks.log",
         "gunicorn-webhooks.log",
+        "gunicorn-metrics-on.log",
         "gunicorn-metrics-off.log",
     ):
         (WORK_DIR / name).write_text("")
