@@ -155,9 +155,10 @@ def series_start(
 
 
 def count_on_commit(counter: Counter, amount: float = 1.0, **labels: str) -> None:
-    """Add AMOUNT to the counter once the current transaction commits (at once outside one)."""
+    """Add AMOUNT to the counter once the current transaction commits (at once outside one). A
+    failure to count is logged by Django, never raised into the code that committed (`robust`)."""
     child = counter.labels(**labels) if labels else counter
-    transaction.on_commit(lambda: child.inc(amount))
+    transaction.on_commit(lambda: child.inc(amount), robust=True)
 
 
 @contextmanager
