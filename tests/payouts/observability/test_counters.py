@@ -16,6 +16,7 @@ from config.celery import app as celery_app
 from payouts import tasks
 from payouts.bank.reconciliation import payout_reconcile, payouts_claim_for_sweep
 from payouts.bank.submission import payout_submit
+from payouts.metrics import TRANSITIONS
 from payouts.models import Actor, Organization, Payout, PayoutStatus
 from payouts.notifications import delivery
 from payouts.notifications.endpoints import endpoint_create
@@ -306,3 +307,19 @@ def test_each_request_is_counted_by_method_route_name_and_status_never_by_path(a
     assert moved.done() == {"listed": 1, "unmatched": 1, "odd_method": 1, "timed": 1}
     paths = {s.labels.get("view") for f in collected() for s in f.samples if s.name == "http_requests_total"}
     assert not any("/" in (view or "") for view in paths)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counter_that_fails_never_fails_the_transition_it_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    payout = PayoutFactory(status=S.SUBMITTED)
+
+    def broken(amount: float = 1) -> None:
+        raise OSError("no space left for the metrics file")
+
+    child = TRANSITIONS.labels(from_status="submitted", to_status="paid", actor="bank")
+    monkeypatch.setattr(child, "inc", broken)
+
+    result = payout_transition(payout_id=payout.pk, to_status=S.PAID, actor=Actor.BANK)  # commits
+
+    assert result.changed
+    assert Payout.objects.get(pk=payout.pk).status == S.PAID
