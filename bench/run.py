@@ -23,7 +23,7 @@ import httpx
 
 from bench import batches, database, pipeline, report, webhooks
 from bench.config import BenchConfig, load
-from bench.load import Measurements, Request, run_wrk, wrk_binary
+from bench.load import Measurements, Request, WrkResult, run_wrk, wrk_binary
 from bench.processes import (
     Started,
     beat,
@@ -416,6 +416,20 @@ def stage_api(ctx: Context) -> None:
         _measure(ctx, phase)
 
 
+def _round(ctx: Context, *, base_url: str, request: Request, key: str) -> WrkResult:
+    """One round of `BENCH_SECONDS` at 16 connections (2 wrk threads), its keys unique to KEY."""
+    return run_wrk(
+        base_url=base_url,
+        request=request,
+        threads=2,
+        connections=16,
+        seconds=ctx.config.seconds,
+        key_prefix=f"{ctx.started:%H%M%S}-{key}",
+        script_dir=WORK_DIR,
+        log=WORK_DIR / "wrk.log",
+    )
+
+
 def stage_metrics(ctx: Context) -> None:
     """What metrics cost the create path: two servers started together from the project's settings,
     one with metrics on (the request middleware, every process's samples written to files of its
@@ -457,15 +471,8 @@ def stage_metrics(ctx: Context) -> None:
             order = ("on", "off") if round_number % 2 else ("off", "on")
             for name in order:
                 cpu_before = group_cpu_seconds(servers[name].pgid)
-                measured = run_wrk(
-                    base_url=servers[name].url,
-                    request=create,
-                    threads=2,
-                    connections=16,
-                    seconds=config.seconds,
-                    key_prefix=f"{ctx.started:%H%M%S}-metrics-{name}-r{round_number}",
-                    script_dir=WORK_DIR,
-                    log=WORK_DIR / "wrk.log",
+                measured = _round(
+                    ctx, base_url=servers[name].url, request=create, key=f"metrics-{name}-r{round_number}"
                 )
                 cpu_ms = (
                     (group_cpu_seconds(servers[name].pgid) - cpu_before) * 1000 / max(measured.requests, 1)
@@ -517,15 +524,8 @@ def stage_no_hot_row(ctx: Context) -> None:
             ("one", one, ctx.no_hot_row.one),
             ("spread", spread, ctx.no_hot_row.spread),
         ):
-            result = run_wrk(
-                base_url=ctx.urls["project"],
-                request=request,
-                threads=2,
-                connections=16,
-                seconds=config.seconds,
-                key_prefix=f"{ctx.started:%H%M%S}-hot-row-{name}-r{round_number}",
-                script_dir=WORK_DIR,
-                log=WORK_DIR / "wrk.log",
+            result = _round(
+                ctx, base_url=ctx.urls["project"], request=request, key=f"hot-row-{name}-r{round_number}"
             )
             measurements.runs.append(result)
             _say(
