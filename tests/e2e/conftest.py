@@ -18,6 +18,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from config.celery import app as celery_app
+from fake_bank.models import WebhookAttempt
 from payouts.bank.adapter import bank_client
 from payouts.dispatch import dispatch_forever
 from payouts.models import IncomingTransfer, Organization
@@ -158,6 +159,13 @@ def ledger_is_consistent(funded_org: Organization) -> Iterator[None]:
 @pytest.fixture
 def e2e_api(funded_org: Organization) -> APIClient:
     return client_for(funded_org)
+
+
+def acknowledged_twice(payout_id: str) -> None:
+    """Wait until the bank's webhook about the payout was delivered twice, both answered 200 (the
+    simulator's account ending 0006 sends it twice)."""
+    answered = WebhookAttempt.objects.filter(webhook__payout__reference=payout_id, status_code=200)
+    wait_for(lambda: answered.count() == 2, what="two acknowledged deliveries of one webhook")
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = WAIT_SECONDS, what: str = "condition") -> Any:

@@ -7,7 +7,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from fake_bank import webhooks as fake_bank_webhooks
-from fake_bank.models import BankPayout, WebhookAttempt
+from fake_bank.models import BankPayout
 from payouts import tasks
 from payouts.bank.adapter import bank_client
 from payouts.models import (
@@ -18,7 +18,15 @@ from payouts.models import (
     PayoutEvent,
     WebhookOutcome,
 )
-from tests.e2e.conftest import DEMO_INN, PLAIN_ACCOUNT, create, rub, status_becomes, wait_for
+from tests.e2e.conftest import (
+    DEMO_INN,
+    PLAIN_ACCOUNT,
+    acknowledged_twice,
+    create,
+    rub,
+    status_becomes,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -80,13 +88,7 @@ def test_duplicate_webhook_is_acknowledged_and_changes_nothing(e2e_api: APIClien
     status_becomes(e2e_api, payout["id"], "paid")
 
     # the bank delivers the same operation twice; both deliveries get a 2xx
-    wait_for(
-        lambda: (
-            WebhookAttempt.objects.filter(webhook__payout__reference=payout["id"], status_code=200).count()
-            == 2
-        ),
-        what="two acknowledged deliveries of one webhook",
-    )
+    acknowledged_twice(payout["id"])
     assert BankWebhookEvent.objects.filter(payout_id=payout["id"]).count() == 1
     assert [e.to_status for e in PayoutEvent.objects.filter(payout_id=payout["id"], to_status="paid")] == [
         "paid"

@@ -17,8 +17,7 @@ import yaml
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from fake_bank.models import WebhookAttempt
-from tests.e2e.conftest import PLAIN_ACCOUNT, create, status_becomes, wait_for
+from tests.e2e.conftest import PLAIN_ACCOUNT, acknowledged_twice, create, status_becomes, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -125,13 +124,7 @@ def test_prometheus_sees_exactly_what_happened(prometheus: str, e2e_api: APIClie
     status_becomes(e2e_api, paid["id"], "paid")
     status_becomes(e2e_api, failed["id"], "failed")
     status_becomes(e2e_api, twice["id"], "paid")
-    wait_for(
-        lambda: (
-            WebhookAttempt.objects.filter(webhook__payout__reference=twice["id"], status_code=200).count()
-            == 2
-        ),
-        what="the duplicate delivery to be acknowledged",
-    )
+    acknowledged_twice(twice["id"])
     scraped_after(prometheus, time.time())
 
     # then each counter moved by exactly that, and no more a few scrapes later
