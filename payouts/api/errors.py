@@ -40,6 +40,16 @@ def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def rate_limited(message: str, wait: int) -> JsonResponse:
+    """A 429 from a plain Django view (the bank's webhook, `/metrics`), as DRF's throttled answers
+    are: the envelope with `retry_after_seconds`, and `Retry-After`."""
+    return JsonResponse(
+        envelope("rate_limited", message, {"retry_after_seconds": wait}),
+        status=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 class PayloadTooLarge(DomainError):
     """A body over its limit: Django's for the API's bodies, a batch's own, the bank webhook's."""
 

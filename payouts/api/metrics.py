@@ -7,7 +7,6 @@ each live process. Without `METRICS_TOKEN` nobody is let in; with metrics off, 4
 """
 
 import hmac
-import os
 from collections.abc import Callable
 from time import perf_counter
 
@@ -17,25 +16,22 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from payouts.api.errors import envelope
+from payouts.api.errors import envelope, rate_limited
 from payouts.api.throttling import RateLimit, client_ip
 from payouts.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from payouts.observability.snapshots import metrics_dir
 from payouts.observability.state import ProcessesCollector, StateCollector
 
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-    if not settings.METRICS_ENABLED or not directory:
+    directory = metrics_dir()
+    if directory is None:
         return JsonResponse(envelope("not_found", "Metrics are off (METRICS_ENABLED=false)."), status=404)
     if not _token_ok(request):
         wait = RateLimit("anonymous").hit(client_ip(request))  # a token guesser is slowed as a key guesser
         if wait is not None:
-            return JsonResponse(
-                envelope("rate_limited", "Too many requests.", {"retry_after_seconds": wait}),
-                status=429,
-                headers={"Retry-After": str(wait)},
-            )
+            return rate_limited("Too many requests.", wait)
         return JsonResponse(
             envelope("not_authenticated", "Metrics need `Authorization: Bearer <METRICS_TOKEN>`."),
             status=401,

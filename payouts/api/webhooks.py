@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from payouts.api.errors import PayloadTooLarge, envelope, error_body
+from payouts.api.errors import PayloadTooLarge, envelope, error_body, rate_limited
 from payouts.api.throttling import RateLimit, client_ip
 from payouts.bank.webhooks import bank_event_receive
 from payouts.metrics import BANK_WEBHOOKS
@@ -62,12 +62,7 @@ def _refusal_before_reading(request: HttpRequest) -> JsonResponse | None:
     wait = RateLimit("bank_webhook").hit(client_ip(request))
     if wait is not None:
         BANK_WEBHOOKS.labels("refused", "rate_limited").inc()
-        response = JsonResponse(
-            envelope("rate_limited", "Too many webhooks from this address.", {"retry_after_seconds": wait}),
-            status=429,
-            headers={"Retry-After": str(wait)},
-        )
-        return response
+        return rate_limited("Too many webhooks from this address.", wait)
     declared = request.headers.get("Content-Length", "0")
     if not declared.isdigit() or int(declared) > settings.WEBHOOK_MAX_BODY_BYTES:
         return _too_large()

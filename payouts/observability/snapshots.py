@@ -24,11 +24,17 @@ FINAL_STATUSES = (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.CANCELED)
 BANK_LATENCY = "bank_latency:"  # a key per bucket of `payouts_bank_call_duration_seconds`, all operations
 
 
+def metrics_dir() -> str | None:
+    """The directory every process of this host writes its samples to; None when metrics are off."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return directory if settings.METRICS_ENABLED and directory else None
+
+
 def collected() -> Iterable[Metric]:
     """The counters and histograms of every process of this host (this process's alone when metrics
     are off)."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if settings.METRICS_ENABLED and directory:
+    directory = metrics_dir()
+    if directory:
         collector = MultiProcessCollector(None, path=directory)  # type: ignore[no-untyped-call]
         families: Iterable[Metric] = collector.collect()  # type: ignore[no-untyped-call]
         return families

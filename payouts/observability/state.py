@@ -86,10 +86,11 @@ def queue_states() -> list[QueueState] | None:
     on the left and takes from the right: the oldest is the last element); None when the broker
     does not answer."""
     now = timezone.now().timestamp()
+    names = queue_names()
     client = Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
         with client.pipeline(transaction=False) as pipe:
-            for name in queue_names():
+            for name in names:
                 pipe.llen(name)
                 pipe.lindex(name, -1)
             answers = pipe.execute()
@@ -98,7 +99,7 @@ def queue_states() -> list[QueueState] | None:
     finally:
         client.close()
     states = []
-    for index, name in enumerate(queue_names()):
+    for index, name in enumerate(names):
         length, oldest = answers[2 * index], answers[2 * index + 1]
         states.append(QueueState(name, int(length), _message_age(now, oldest)))
     return states
