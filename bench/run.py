@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -228,6 +228,19 @@ def _environments(config: BenchConfig) -> tuple[dict[str, str], dict[str, str]]:
 # --- Stages --------------------------------------------------------------------------------------
 
 
+def _project_server(env: dict[str, str], name: str, port: int = 0) -> AbstractContextManager[Started]:
+    """The project's web app under gunicorn (`gunicorn_group`), ready on /health/live, its log
+    `gunicorn-NAME.log`."""
+    return gunicorn_group(
+        wsgi_app="config.wsgi:application",
+        env=env,
+        ready_path="/health/live",
+        log=WORK_DIR / f"gunicorn-{name}.log",
+        python=PYTHON,
+        port=port,
+    )
+
+
 def stage_prepare(ctx: Context) -> None:
     """A fresh database, migrated, seeded through the project's services; the ceiling's tables;
     both servers up."""
@@ -239,15 +252,7 @@ def stage_prepare(ctx: Context) -> None:
     _manage(ctx, "migrate", "--noinput")
     ctx.seed = _django(ctx, ctx.project_env, "seed")
     database.create_ceiling_tables(config.database_url, json.dumps(RECIPIENT))
-    project = ctx.stack.enter_context(
-        gunicorn_group(
-            wsgi_app="config.wsgi:application",
-            env=ctx.project_env,
-            ready_path="/health/live",
-            log=WORK_DIR / "gunicorn-project.log",
-            python=PYTHON,
-        )
-    )
+    project = ctx.stack.enter_context(_project_server(ctx.project_env, "project"))
     ctx.urls["project"] = project.url
     ctx.project_pid = project.pgid
     ctx.urls["ceiling"] = ctx.stack.enter_context(
@@ -451,15 +456,7 @@ def stage_metrics(ctx: Context) -> None:
     result.rounds = 2 * config.rounds
     with ExitStack() as servers_up:
         servers = {
-            name: servers_up.enter_context(
-                gunicorn_group(
-                    wsgi_app="config.wsgi:application",
-                    env=env,
-                    ready_path="/health/live",
-                    log=WORK_DIR / f"gunicorn-metrics-{name}.log",
-                    python=PYTHON,
-                )
-            )
+            name: servers_up.enter_context(_project_server(env, f"metrics-{name}"))
             for name, env in (("on", on_env), ("off", off_env))
         }
         token = {"Authorization": f"Bearer {ctx.project_env['METRICS_TOKEN']}"}
@@ -650,16 +647,7 @@ def _pipeline_stack(
         env = {**_pipeline_environment(ctx, port), **(extra_env or {})}
         _manage(ctx, "migrate", "--noinput", env=env)
         warm_org, *organizations_ = _django(ctx, env, "seed_many", "60", str(organizations + 1))
-        web = stack.enter_context(
-            gunicorn_group(
-                wsgi_app="config.wsgi:application",
-                env=env,
-                ready_path="/health/live",
-                log=WORK_DIR / f"gunicorn-{name}.log",
-                python=PYTHON,
-                port=port,
-            )
-        )
+        web = stack.enter_context(_project_server(env, name, port=port))
         components = [
             web,
             stack.enter_context(dispatcher(env=env, log=WORK_DIR / "dispatcher.log", python=PYTHON)),
