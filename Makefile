@@ -65,7 +65,7 @@ bank-worker: install  ## The simulated bank's own Celery worker (its queue: fake
 	.venv/bin/celery -A config worker -Q fake_bank -c 2 -n bank@%h -l INFO
 
 webhook-worker: install  ## The client webhooks' Celery worker (queue webhooks; threads, at the idle CPU priority).
-	chrt --idle 0 .venv/bin/celery -A config worker -Q webhooks -P threads -c 4 -n webhooks@%h -l INFO
+	scripts/background-cpu.sh .venv/bin/celery -A config worker -Q webhooks -P threads -c 4 -n webhooks@%h -l INFO
 
 beat: install  ## Celery beat (the reconciler's schedule).
 	.venv/bin/celery -A config beat -l INFO --schedule var/celerybeat-schedule
