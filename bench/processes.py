@@ -16,6 +16,8 @@ from pathlib import Path
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+# Runs a command at the lowest CPU priority, as the Procfile runs the client webhooks' worker.
+BACKGROUND_CPU = ROOT / "scripts" / "background-cpu.sh"
 GUNICORN_WORKERS = 4
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
@@ -163,10 +165,10 @@ def celery_worker(
     idle_priority: bool = False,
 ) -> Iterator[Started]:
     """`celery -A config worker -Q QUEUE -c CONCURRENCY` as the Procfile runs it (prefork, or THREADS;
-    at the idle CPU priority with IDLE_PRIORITY; INFO); ready when it logs `ready.`. Stopped with
-    SIGTERM to the main process (a warm shutdown)."""
+    under `scripts/background-cpu.sh` with IDLE_PRIORITY; INFO); ready when it logs `ready.`. Stopped
+    with SIGTERM to the main process (a warm shutdown)."""
     command = [
-        *(["chrt", "--idle", "0"] if idle_priority else []),
+        *([str(BACKGROUND_CPU)] if idle_priority else []),
         python,
         "-m",
         "celery",
@@ -235,8 +237,8 @@ def beat(*, env: dict[str, str], log: Path, python: str, schedule: Path) -> Iter
 @contextmanager
 def receivers(*, ok_port: int, dead_port: int, log: Path, python: str) -> Iterator[Started]:
     """`python -m bench.receivers`: endpoints that answer 204 on OK_PORT, and never on DEAD_PORT."""
-    # At the idle priority: they stand for the clients' own machines, not for work of this one.
-    command = ["chrt", "--idle", "0", python, "-m", "bench.receivers", str(ok_port), str(dead_port)]
+    # At the lowest priority: they stand for the clients' own machines, not for work of this one.
+    command = [str(BACKGROUND_CPU), python, "-m", "bench.receivers", str(ok_port), str(dead_port)]
     with _started_when_logged(
         command, env=dict(os.environ), log=log, marker=b"receivers.ready", what="the receivers"
     ) as pid:

@@ -273,7 +273,8 @@ def _webhooks(result: "Webhooks") -> list[str]:
     drains = [
         f"round {number}: {drain.delivered:,} messages to the nine answering endpoints, all delivered "
         + (
-            f"{drain.seconds:.0f} s after the last payout was paid"
+            f"{drain.seconds:.0f} s after the last payout was paid (from event to delivery: p50 "
+            f"{drain.lag_p50_seconds:.1f} s, max {drain.lag_max_seconds:.1f} s)"
             if drain.seconds is not None
             else "not within the wait"
         )
@@ -284,12 +285,13 @@ def _webhooks(result: "Webhooks") -> list[str]:
         "## Pipeline beside client webhooks",
         "",
         (
-            "The pipeline's stack (above) plus the client webhooks' worker as the Procfile runs it (`chrt"
-            " --idle 0`, threads, `-c 4`) and beat (its one-second poll; the other schedules pushed out "
-            "of the run). Each round: a burst of payouts by an organisation with no endpoint, then one by"
-            " an organisation with ten endpoints subscribed to every event (four events a payout, so "
-            "forty messages): nine answer 204 at once (a threaded server on this machine, at the idle "
-            "priority too: it stands for the clients' machines), one accepts the connection and never "
+            "The pipeline's stack (above) plus the client webhooks' worker as the Procfile runs it "
+            "(`scripts/background-cpu.sh`: the lowest CPU priority, threads, `-c 4`) and beat (its "
+            "one-second poll; the other schedules pushed out of the run). Each round: a burst of payouts"
+            " by an organisation with no endpoint, then one by an organisation with ten endpoints "
+            "subscribed to every event (four events a payout, so forty messages): nine answer 204 at "
+            "once (a threaded server on this machine, at the lowest priority too: it stands for the "
+            "clients' machines), one accepts the connection and never "
             "answers, so every attempt to it waits out the 15-second timeout. After each round with "
             "endpoints, the bench waits until the answering endpoints have every message before the next "
             "round, so that a round without endpoints runs without webhook work. CPU columns as above; "

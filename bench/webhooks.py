@@ -21,6 +21,9 @@ class Drain:
     seconds: float | None
     delivered: int
     silent_attempts: int
+    # From each event to its message's successful attempt, over the answering endpoints' messages.
+    lag_p50_seconds: float = 0.0
+    lag_max_seconds: float = 0.0
 
 
 def register_endpoints(*, base_url: str, api_key: str, ok_port: int, dead_port: int) -> None:
@@ -52,6 +55,18 @@ JOIN payouts_organization o ON o.id = w.organization_id
 WHERE o.inn = %(inn)s
 """
 
+_LAG = """
+SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lag), 0), coalesce(max(lag), 0)
+FROM (
+  SELECT extract(epoch FROM d.last_attempt_at - e.created_at) AS lag
+  FROM payouts_webhookdelivery d
+  JOIN payouts_event e ON e.id = d.event_id
+  JOIN payouts_webhookendpoint w ON w.id = d.endpoint_id
+  JOIN payouts_organization o ON o.id = w.organization_id
+  WHERE o.inn = %(inn)s AND w.url NOT LIKE %(silent)s AND d.status = 'succeeded'
+) lags
+"""
+
 _UNFANNED = """
 SELECT count(*) FROM payouts_event e JOIN payouts_organization o ON o.id = e.organization_id
 WHERE o.inn = %(inn)s AND e.fanned_out_at IS NULL
@@ -73,8 +88,20 @@ def wait_answering_delivered(
             waiting, delivered, silent_attempts = (int(value) for value in row)
             elapsed = time.monotonic() - started
             if unfanned_row[0] == 0 and waiting == 0 and delivered:
-                say(f"webhooks: {delivered} messages delivered {elapsed:.1f} s after the round")
-                return Drain(seconds=elapsed, delivered=delivered, silent_attempts=silent_attempts)
+                lags = conn.execute(_LAG, params).fetchone()
+                assert lags is not None
+                p50, longest = (float(value) for value in lags)
+                say(
+                    f"webhooks: {delivered} messages delivered {elapsed:.1f} s after the round; "
+                    f"from event to delivery p50 {p50:.1f} s, max {longest:.1f} s"
+                )
+                return Drain(
+                    seconds=elapsed,
+                    delivered=delivered,
+                    silent_attempts=silent_attempts,
+                    lag_p50_seconds=p50,
+                    lag_max_seconds=longest,
+                )
             if elapsed > timeout:
                 say(f"webhooks: {waiting} messages still waiting after {timeout:.0f} s")
                 return Drain(seconds=None, delivered=delivered, silent_attempts=silent_attempts)
