@@ -1,6 +1,6 @@
 """Gauges read when Prometheus scrapes: payouts waiting and in flight, the oldest of each, the stuck
-ones, the Celery queues, the last ledger check, client endpoints; and each live process's CPU and
-memory. Each is one cheap query on a partial index, or one Redis call."""
+ones, the Celery queues, the last ledger check, client endpoints and how late their messages are;
+and each live process's CPU and memory. Each is one cheap query on a partial index, or one Redis call."""
 
 import json
 import re
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client import ProcessCollector
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -19,7 +19,15 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from payouts.bank.reconciliation import stuck_payouts
-from payouts.models import LedgerCheckRun, Payout, PayoutStatus, WebhookEndpoint
+from payouts.models import (
+    DeliveryStatus,
+    Event,
+    LedgerCheckRun,
+    Payout,
+    PayoutStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from payouts.transitions import IN_FLIGHT_STATUSES
 
 # Set on every message this service's Celery app publishes (`config.celery`): how long the oldest
@@ -61,6 +69,26 @@ def payout_state(now: datetime | None = None) -> PayoutState:
         oldest_in_flight_seconds=_age(now, oldest_in_flight),
         stuck=stuck_payouts().count(),
     )
+
+
+def client_webhook_lag_seconds(now: datetime | None = None) -> float:
+    """How long the oldest message owed to a healthy endpoint (enabled, not failing) has been due,
+    or the oldest event not yet fanned out has waited; 0 when none. It grows when the webhooks
+    worker is down or cannot keep up (it runs at the lowest CPU priority, so a machine the money path
+    keeps busy delays it); an endpoint that fails waits on its retry schedule and is left out."""
+    now = now or timezone.now()
+    unfanned = Event.objects.filter(fanned_out_at__isnull=True).aggregate(oldest=Min("created_at"))
+    first_due = (
+        WebhookDelivery.objects.filter(endpoint=OuterRef("pk"), status=DeliveryStatus.PENDING)
+        .order_by("next_attempt_at")
+        .values("next_attempt_at")[:1]
+    )
+    due = (
+        WebhookEndpoint.objects.filter(disabled=False, failing_since__isnull=True)
+        .annotate(first_due=Subquery(first_due))
+        .aggregate(oldest=Min("first_due"))
+    )
+    return max(_age(now, unfanned["oldest"]), _age(now, due["oldest"]))
 
 
 def _age(now: datetime, since: datetime | None) -> float:
@@ -156,6 +184,12 @@ class StateCollector:
         endpoints.add_metric(["enabled"], counts.get(False, 0))
         endpoints.add_metric(["disabled"], counts.get(True, 0))
         yield endpoints
+        yield GaugeMetricFamily(
+            "payouts_client_webhook_delivery_lag_seconds",
+            "How long the oldest message to an endpoint that is not failing has been due, or the "
+            "oldest event not yet fanned out has waited (0 when none).",
+            value=client_webhook_lag_seconds(),
+        )
 
 
 def _queue_metrics() -> Iterator[Metric]:

@@ -6,15 +6,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from payouts import metrics
-from payouts.models import PayoutStatus
+from payouts.models import DeliveryStatus, PayoutStatus, WebhookDelivery, WebhookEndpoint
+from payouts.notifications import delivery
+from payouts.notifications.endpoints import endpoint_create
 from payouts.observability.ledger import ledger_check_record
-from tests.payouts.factories import PayoutFactory
+from payouts.observability.state import client_webhook_lag_seconds
+from payouts.transitions import Actor, payout_transition
+from tests.payouts.factories import OrganizationFactory, PayoutFactory
 
 URL = "/metrics"
 
@@ -47,6 +52,7 @@ GAUGES = [
     "payouts_ledger_check_violations",
     "payouts_ledger_check_timestamp_seconds",
     "payouts_client_webhook_endpoints",
+    "payouts_client_webhook_delivery_lag_seconds",
 ]
 USUAL = [
     "http_requests",
@@ -134,6 +140,47 @@ def test_the_gauges_are_the_state_now(settings: Any) -> None:
     assert families["payouts_stuck"].samples[0].value == 1
     oldest = families["payouts_oldest_in_flight_seconds"].samples[0].value
     assert 2 * 3600 <= oldest < 2 * 3600 + 60
+
+
+@pytest.mark.django_db
+def test_the_delivery_lag_is_the_oldest_message_due_to_a_healthy_endpoint_or_event_not_fanned_out() -> None:
+    start = timezone.now()
+    organization = OrganizationFactory()
+    healthy, failing = (
+        endpoint_create(organization=organization, url=f"http://127.0.0.1:9/{name}", enabled_events=["*"])
+        for name in ("healthy", "failing")
+    )
+    WebhookEndpoint.objects.filter(pk=failing.pk).update(failing_since=start - timedelta(hours=1))
+
+    def paid_at(at: Any) -> None:
+        with time_machine.travel(at, tick=False):
+            payout = PayoutFactory(organization=organization, status=PayoutStatus.SUBMITTED)
+            payout_transition(payout_id=payout.pk, to_status=PayoutStatus.PAID, actor=Actor.BANK)
+
+    # given the events up to now fanned out (their messages due at once), the failing endpoint's
+    # retries due for half an hour, and one event written 2 minutes later, not yet fanned out
+    paid_at(start)
+    with time_machine.travel(start, tick=False):
+        delivery.events_fan_out()
+    WebhookDelivery.objects.filter(endpoint=failing).update(next_attempt_at=start - timedelta(minutes=30))
+    paid_at(start + timedelta(minutes=2))
+    assert client_webhook_lag_seconds(now=start - timedelta(minutes=1)) == 0  # nothing due yet
+
+    # then, 5 minutes in, the healthy endpoint's messages have waited 5 minutes, the event 3
+    assert client_webhook_lag_seconds(now=start + timedelta(minutes=5)) == 300
+    # once they have gone out, only the event waits; the failing endpoint's backlog is its own
+    WebhookDelivery.objects.filter(endpoint=healthy).update(
+        status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
+    )
+    assert client_webhook_lag_seconds(now=start + timedelta(minutes=5)) == 180
+    with time_machine.travel(start + timedelta(minutes=5), tick=False):
+        delivery.events_fan_out()
+    WebhookDelivery.objects.filter(endpoint=healthy).update(
+        status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
+    )
+    assert client_webhook_lag_seconds(now=start + timedelta(minutes=5)) == 0
+    lag = scrape(Client())["payouts_client_webhook_delivery_lag_seconds"].samples[0].value
+    assert lag == 0
 
 
 def test_no_label_names_a_payout_or_an_organisation() -> None:
