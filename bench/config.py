@@ -28,6 +28,8 @@ class BenchConfig:
     webhook_rounds: int  # client webhooks: interleaved rounds of (no endpoint, ten endpoints)
     webhook_payouts: int  # payouts per round
     webhook_drain_timeout: float  # seconds to wait for the answering endpoints after a round
+    webhook_steady_rate: int  # then ten endpoints at this many payouts a second ...
+    webhook_steady_seconds: int  # ... for this long: do the messages keep pace below saturation?
     batch_sizes: list[int]  # batches sent in one request each; the last is also waited for until paid
 
     @property
@@ -71,6 +73,8 @@ def load(argv: list[str] | None = None) -> BenchConfig:
         webhook_rounds=_int("BENCH_WEBHOOK_ROUNDS", 1 if smoke else 2),
         webhook_payouts=_int("BENCH_WEBHOOK_PAYOUTS", 50 if smoke else 500),
         webhook_drain_timeout=float(_int("BENCH_WEBHOOK_DRAIN_SECONDS", 60 if smoke else 300)),
+        webhook_steady_rate=_int("BENCH_WEBHOOK_STEADY_RATE", 10),
+        webhook_steady_seconds=_int("BENCH_WEBHOOK_STEADY_SECONDS", 5 if smoke else 30),
         batch_sizes=[
             int(size)
             for size in os.environ.get("BENCH_BATCH_SIZES", "10 100" if smoke else "1000 10000").split()

@@ -119,6 +119,9 @@ class Webhooks:
     with_endpoints: list[PipelineRun] = field(default_factory=list)
     drains: list[webhooks.Drain] = field(default_factory=list)
     payouts: int = 0
+    # Then ten endpoints at a fixed rate below saturation, and how far behind their messages were.
+    steady: PipelineRun | None = None
+    steady_drain: webhooks.Drain | None = None
 
 
 @dataclass
@@ -735,7 +738,8 @@ def stage_webhooks(ctx: Context) -> None:
     with ten endpoints subscribed to every event (nine answer 204 at once, one never answers: every
     attempt to it times out after `WEBHOOK_TIMEOUT_SECONDS`); after each, the answering endpoints'
     messages are waited for before the next round, so that a round without endpoints runs without
-    webhook work."""
+    webhook work. Then one more organisation with ten endpoints creates payouts at a fixed rate below
+    saturation (`BENCH_WEBHOOK_STEADY_RATE` a second), to see whether its messages keep pace."""
     config = ctx.config
     rounds = config.webhook_rounds
     count = config.webhook_payouts
@@ -748,7 +752,7 @@ def stage_webhooks(ctx: Context) -> None:
         "FAKE_BANK_SWEEP_INTERVAL_SECONDS": "86400",
     }
     with (
-        _pipeline_stack(ctx, name="webhooks", organizations=2 * rounds, extra_env=extra_env) as (
+        _pipeline_stack(ctx, name="webhooks", organizations=2 * rounds + 1, extra_env=extra_env) as (
             web,
             components,
             env,
@@ -777,6 +781,16 @@ def stage_webhooks(ctx: Context) -> None:
         schedule.unlink(missing_ok=True)
         stack.enter_context(beat(env=env, log=WORK_DIR / "beat.log", python=PYTHON, schedule=schedule))
         prefix = f"{ctx.started:%H%M%S}-webhooks"
+
+        def drain(organization: dict[str, str]) -> webhooks.Drain:
+            return webhooks.wait_answering_delivered(
+                config.pipeline_database_url,
+                inn=organization["inn"],
+                dead_port=dead_port,
+                timeout=config.webhook_drain_timeout,
+                say=_say,
+            )
+
         for number in range(rounds):
             plain, subscribed = organizations[2 * number], organizations[2 * number + 1]
             webhooks.register_endpoints(
@@ -801,15 +815,31 @@ def stage_webhooks(ctx: Context) -> None:
                 )
                 (ctx.webhooks.with_endpoints if with_endpoints else ctx.webhooks.without).append(run)
                 if with_endpoints:
-                    drained = webhooks.wait_answering_delivered(
-                        config.pipeline_database_url,
-                        inn=organization["inn"],
-                        dead_port=dead_port,
-                        timeout=config.webhook_drain_timeout,
-                        say=_say,
-                    )
-                    ctx.webhooks.drains.append(drained)
+                    ctx.webhooks.drains.append(drain(organization))
         ctx.webhooks.payouts = count
+        steady = organizations[2 * rounds]
+        webhooks.register_endpoints(
+            base_url=web.url, api_key=steady["key"], ok_port=ok_port, dead_port=dead_port
+        )
+        rate, seconds = config.webhook_steady_rate, config.webhook_steady_seconds
+        title = f"ten endpoints, {rate} payouts/s for {seconds} s"
+        ctx.webhooks.steady = _pipeline_run(
+            ctx,
+            title=title,
+            organization=steady,
+            components=components,
+            count=rate * seconds,
+            create=lambda: pipeline.create_at_rate(
+                base_url=web.url,
+                api_key=steady["key"],
+                body=pipeline.payout_body(RECIPIENT, f"bench webhooks, {title}"),
+                rate=rate,
+                seconds=seconds,
+                connections=16,
+                key_prefix=f"{prefix}-{steady['inn']}",
+            ),
+        )
+        ctx.webhooks.steady_drain = drain(steady)
         output = _manage(ctx, "ledger_check", env=env)
         _say(f"webhooks: ledger_check: {output.strip().splitlines()[-1]}")
 
