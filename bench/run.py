@@ -733,13 +733,14 @@ def stage_pipeline(ctx: Context) -> None:
 
 def stage_webhooks(ctx: Context) -> None:
     """Client webhooks beside the money path: `_pipeline_stack` plus the webhooks worker (as the
-    Procfile runs it: `scripts/background-cpu.sh`, threads, `-c 4`) and beat (its poll every second). Rounds
-    interleaved: a burst of payouts by an organisation with no endpoint, then one by an organisation
-    with ten endpoints subscribed to every event (nine answer 204 at once, one never answers: every
-    attempt to it times out after `WEBHOOK_TIMEOUT_SECONDS`); after each, the answering endpoints'
-    messages are waited for before the next round, so that a round without endpoints runs without
-    webhook work. Then one more organisation with ten endpoints creates payouts at a fixed rate below
-    saturation (`BENCH_WEBHOOK_STEADY_RATE` a second), to see whether its messages keep pace."""
+    Procfile runs it: `scripts/background-cpu.sh`, threads, `-c 4`) and beat (its poll every
+    second). Rounds interleaved: a burst of payouts by an organisation with no endpoint, then one by
+    an organisation with ten endpoints subscribed to every event (nine answer 204 at once, one never
+    answers: every attempt to it times out after `WEBHOOK_TIMEOUT_SECONDS`); after each, the
+    answering endpoints' messages are waited for before the next round, so that a round without
+    endpoints runs without webhook work. Then one more organisation with ten endpoints creates
+    payouts at a fixed rate below saturation (`BENCH_WEBHOOK_STEADY_RATE` a second), to see whether
+    its messages keep pace."""
     config = ctx.config
     rounds = config.webhook_rounds
     count = config.webhook_payouts
