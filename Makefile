@@ -64,7 +64,7 @@ worker: install  ## A Celery worker for the payouts queue.
 bank-worker: install  ## The simulated bank's own Celery worker (its queue: fake_bank).
 	.venv/bin/celery -A config worker -Q fake_bank -c 2 -n bank@%h -l INFO
 
-webhook-worker: install  ## The client webhooks' Celery worker (queue webhooks; threads, at the idle CPU priority).
+webhook-worker: install  ## The client webhooks' Celery worker (queue webhooks; threads, at the lowest CPU priority).
 	scripts/background-cpu.sh .venv/bin/celery -A config worker -Q webhooks -P threads -c 4 -n webhooks@%h -l INFO
 
 beat: install  ## Celery beat (the reconciler's schedule).

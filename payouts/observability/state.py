@@ -1,6 +1,7 @@
 """Gauges read when Prometheus scrapes: payouts waiting and in flight, the oldest of each, the stuck
 ones, the Celery queues, the last ledger check, client endpoints and how late their messages are;
-and each live process's CPU and memory. Each is one cheap query on a partial index, or one Redis call."""
+and each live process's CPU and memory. Each is a cheap query or two on partial indexes, or one
+Redis call."""
 
 import json
 import re
