@@ -157,6 +157,11 @@ def test_the_delivery_lag_is_the_oldest_message_due_to_a_healthy_endpoint_or_eve
             payout = PayoutFactory(organization=organization, status=PayoutStatus.SUBMITTED)
             payout_transition(payout_id=payout.pk, to_status=PayoutStatus.PAID, actor=Actor.BANK)
 
+    def healthy_sent() -> None:
+        WebhookDelivery.objects.filter(endpoint=healthy).update(
+            status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
+        )
+
     # given the events up to now fanned out (their messages due at once), the failing endpoint's
     # retries due for half an hour, and one event written 2 minutes later, not yet fanned out
     paid_at(start)
@@ -169,15 +174,11 @@ def test_the_delivery_lag_is_the_oldest_message_due_to_a_healthy_endpoint_or_eve
     # then, 5 minutes in, the healthy endpoint's messages have waited 5 minutes, the event 3
     assert client_webhook_lag_seconds(now=start + timedelta(minutes=5)) == 300
     # once they have gone out, only the event waits; the failing endpoint's backlog is its own
-    WebhookDelivery.objects.filter(endpoint=healthy).update(
-        status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
-    )
+    healthy_sent()
     assert client_webhook_lag_seconds(now=start + timedelta(minutes=5)) == 180
     with time_machine.travel(start + timedelta(minutes=5), tick=False):
         delivery.events_fan_out()
-    WebhookDelivery.objects.filter(endpoint=healthy).update(
-        status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
-    )
+    healthy_sent()
     assert client_webhook_lag_seconds(now=start + timedelta(minutes=5)) == 0
     lag = scrape(Client())["payouts_client_webhook_delivery_lag_seconds"].samples[0].value
     assert lag == 0
